@@ -1,0 +1,152 @@
+"""Fixtures: one schema per test session (built by the migrations), a fresh app per test,
+tables emptied after each test, and a counter of the SQL statements a request issues."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import event, inspect, text
+
+from config import TestConfig, normalize_database_url
+from webapp import create_app
+from webapp.extensions import db
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """TEST_DATABASE_URL (PostgreSQL in CI) or a throwaway SQLite file."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return normalize_database_url(url)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+def make_app(database_url: str, **overrides: Any) -> Flask:
+    """A new app on the test database."""
+    return create_app(TestConfig, {"SQLALCHEMY_DATABASE_URI": database_url, **overrides})
+
+
+@pytest.fixture(scope="session")
+def _schema(database_url: str) -> None:
+    """Build the schema once with the real migrations, from an empty database."""
+    app = make_app(database_url)
+    with app.app_context():
+        drop_everything()
+        upgrade()
+        db.session.remove()
+        db.engine.dispose()
+
+
+def drop_everything() -> None:
+    """Drop every table, alembic's included (the database may hold an earlier run's schema)."""
+    db.session.remove()
+    with db.engine.begin() as conn:
+        db.metadata.drop_all(conn)
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+def truncate_all() -> None:
+    """Empty every table; faster than rebuilding the schema and safe on both databases."""
+    db.session.remove()
+    tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def app(database_url: str, _schema: None) -> Iterator[Flask]:
+    """A fresh app per test; its tables are emptied and its engine disposed afterwards."""
+    app = make_app(database_url)
+    yield app
+    with app.app_context():
+        truncate_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """HTTP client for the app."""
+    return app.test_client()
+
+
+_counter = itertools.count(1)
+
+
+class UserFactory:
+    """Registers users through the API and returns their token and auth headers."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def __call__(
+        self, username: str | None = None, password: str = "password123"
+    ) -> dict[str, Any]:
+        username = username or f"user{next(_counter)}"
+        payload = {
+            "user": {"username": username, "email": f"{username}@example.com", "password": password}
+        }
+        response = self.client.post("/api/users", json=payload)
+        assert response.status_code == 201, response.get_json()
+        user = response.get_json()["user"]
+        user["password"] = password
+        user["headers"] = {"Authorization": f"Token {user['token']}"}
+        return user
+
+
+@pytest.fixture
+def make_user(client: FlaskClient) -> UserFactory:
+    """Factory: make_user("alice") registers alice and returns her user with headers."""
+    return UserFactory(client)
+
+
+class StatementCounter:
+    """Counts SQL statements sent through the app's engine while active."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+        self.active = False
+
+    def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if self.active:
+            self.statements.append(statement)
+
+    def __enter__(self) -> StatementCounter:
+        self.statements.clear()
+        self.active = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.active = False
+
+    @property
+    def count(self) -> int:
+        """Statements seen in the last `with` block."""
+        return len(self.statements)
+
+
+@pytest.fixture
+def statements(app: Flask) -> Iterator[StatementCounter]:
+    """`with statements as s: client.get(...)`, then `s.count` is that request's SQL statements."""
+    counter = StatementCounter()
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(engine, "before_cursor_execute", counter)
+
+
+def table_names(app: Flask) -> set[str]:
+    """Tables present in the test database."""
+    with app.app_context():
+        return set(inspect(db.engine).get_table_names())

@@ -1,0 +1,222 @@
+"""Registration, login, current user and account updates."""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+
+from webapp.extensions import db
+from webapp.models import User
+
+
+def register(
+    client: FlaskClient,
+    username: str = "jake",
+    email: str = "jake@jake.jake",
+    password: str = "jakejake",
+):
+    return client.post(
+        "/api/users", json={"user": {"username": username, "email": email, "password": password}}
+    )
+
+
+def login(client: FlaskClient, email: str, password: str):
+    return client.post("/api/users/login", json={"user": {"email": email, "password": password}})
+
+
+def test_register_returns_user_with_token(client):
+    response = register(client)
+    assert response.status_code == 201
+    user = response.get_json()["user"]
+    assert user == {
+        "email": "jake@jake.jake",
+        "username": "jake",
+        "bio": "",
+        "image": "",
+        "token": user["token"],
+    }
+    assert user["token"].count(".") == 2
+
+
+def test_register_stores_an_argon2id_hash_never_the_password(client, app):
+    register(client, password="jakejake")
+    with app.app_context():
+        user = db.session.scalar(db.select(User))
+        assert user.password_hash.startswith("$argon2id$")
+        assert "jakejake" not in user.password_hash
+
+
+def test_email_is_case_insensitive(client):
+    assert (
+        register(client, email="Jake@Example.COM").get_json()["user"]["email"] == "jake@example.com"
+    )
+    duplicate = register(client, username="other", email="JAKE@example.com")
+    assert duplicate.status_code == 422
+    assert duplicate.get_json()["errors"]["email"] == ["has already been taken"]
+    assert login(client, "jAkE@EXAMPLE.com", "jakejake").status_code == 200
+
+
+def test_duplicate_username_is_422_with_field(client):
+    register(client)
+    response = register(client, email="other@example.com")
+    assert response.status_code == 422
+    assert response.get_json() == {
+        "errors": {
+            "body": ["username has already been taken"],
+            "username": ["has already been taken"],
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("user", "field"),
+    [
+        ({"email": "a@b.co", "password": "password1"}, "username"),
+        ({"username": "a", "password": "password1"}, "email"),
+        ({"username": "a", "email": "a@b.co"}, "password"),
+        ({"username": "a", "email": "not-an-email", "password": "password1"}, "email"),
+        ({"username": "a b", "email": "a@b.co", "password": "password1"}, "username"),
+        ({"username": "😀", "email": "a@b.co", "password": "password1"}, "username"),
+        ({"username": "x" * 65, "email": "a@b.co", "password": "password1"}, "username"),
+        ({"username": "a", "email": "a@b.co", "password": "short"}, "password"),
+        ({"username": None, "email": "a@b.co", "password": "password1"}, "username"),
+        ({"username": 5, "email": "a@b.co", "password": "password1"}, "username"),
+        ({"username": "a", "email": "a@b.co", "password": "password1", "admin": True}, "admin"),
+    ],
+)
+def test_invalid_registration_is_422_and_creates_nothing(client, app, user, field):
+    response = client.post("/api/users", json={"user": user})
+    assert response.status_code == 422
+    errors = response.get_json()["errors"]
+    assert field in errors
+    assert errors["body"]
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 0
+
+
+def test_login_returns_a_working_token(client):
+    register(client)
+    response = login(client, "jake@jake.jake", "jakejake")
+    assert response.status_code == 200
+    token = response.get_json()["user"]["token"]
+    me = client.get("/api/user", headers={"Authorization": f"Token {token}"})
+    assert me.status_code == 200
+    assert me.get_json()["user"]["username"] == "jake"
+
+
+def test_wrong_email_and_wrong_password_give_the_same_error(client):
+    register(client)
+    wrong_password = login(client, "jake@jake.jake", "wrong-password")
+    wrong_email = login(client, "nobody@jake.jake", "jakejake")
+    assert wrong_password.status_code == wrong_email.status_code == 401
+    assert wrong_password.get_json() == wrong_email.get_json()
+    assert wrong_email.get_json() == {"errors": {"body": ["email or password is invalid"]}}
+
+
+def test_login_rehashes_when_cost_parameters_change(client, app):
+    register(client)
+    app.extensions["password_hasher"] = type(app.extensions["password_hasher"])(
+        time_cost=2, memory_cost=16, parallelism=1
+    )
+    assert login(client, "jake@jake.jake", "jakejake").status_code == 200
+    with app.app_context():
+        assert "t=2" in db.session.scalar(db.select(User.password_hash))
+    assert login(client, "jake@jake.jake", "jakejake").status_code == 200
+
+
+def test_current_user_requires_a_token(client):
+    response = client.get("/api/user")
+    assert response.status_code == 401
+    assert response.get_json()["errors"]["body"]
+
+
+def test_update_user_partially(client, make_user):
+    jake = make_user("jake")
+    response = client.put(
+        "/api/user",
+        json={"user": {"bio": "I work at statefarm", "image": "https://example.com/a.png"}},
+        headers=jake["headers"],
+    )
+    assert response.status_code == 200
+    user = response.get_json()["user"]
+    assert user["bio"] == "I work at statefarm"
+    assert user["image"] == "https://example.com/a.png"
+    assert user["username"] == "jake"
+    assert user["email"] == "jake@example.com"
+
+
+def test_update_null_bio_and_image_clear_them(client, make_user):
+    jake = make_user("jake")
+    client.put(
+        "/api/user",
+        json={"user": {"bio": "x", "image": "https://e.x/a.png"}},
+        headers=jake["headers"],
+    )
+    response = client.put(
+        "/api/user", json={"user": {"bio": None, "image": None}}, headers=jake["headers"]
+    )
+    assert response.get_json()["user"]["bio"] == ""
+    assert response.get_json()["user"]["image"] == ""
+
+
+def test_token_stays_valid_after_username_and_email_change(client, make_user):
+    jake = make_user("jake")
+    response = client.put(
+        "/api/user",
+        json={"user": {"username": "jacob", "email": "Jacob@Example.com"}},
+        headers=jake["headers"],
+    )
+    assert response.status_code == 200
+    assert response.get_json()["user"]["email"] == "jacob@example.com"
+    me = client.get("/api/user", headers=jake["headers"])
+    assert me.get_json()["user"]["username"] == "jacob"
+
+
+def test_changed_password_logs_in_and_the_old_one_does_not(client, make_user):
+    jake = make_user("jake", password="old-password")
+    client.put("/api/user", json={"user": {"password": "new-password"}}, headers=jake["headers"])
+    assert login(client, "jake@example.com", "old-password").status_code == 401
+    assert login(client, "jake@example.com", "new-password").status_code == 200
+
+
+def test_update_keeps_uniqueness(client, make_user):
+    make_user("alice")
+    bob = make_user("bob")
+    taken = client.put("/api/user", json={"user": {"username": "alice"}}, headers=bob["headers"])
+    assert taken.status_code == 422
+    assert taken.get_json()["errors"]["username"] == ["has already been taken"]
+    taken = client.put(
+        "/api/user", json={"user": {"email": "ALICE@example.com"}}, headers=bob["headers"]
+    )
+    assert taken.get_json()["errors"]["email"] == ["has already been taken"]
+    # Re-sending one's own values is not a conflict.
+    same = client.put(
+        "/api/user",
+        json={"user": {"username": "bob", "email": "bob@example.com"}},
+        headers=bob["headers"],
+    )
+    assert same.status_code == 200
+
+
+def test_update_rejects_invalid_image(client, make_user):
+    jake = make_user("jake")
+    response = client.put(
+        "/api/user", json={"user": {"image": "javascript:alert(1)"}}, headers=jake["headers"]
+    )
+    assert response.status_code == 422
+    assert "image" in response.get_json()["errors"]
+
+
+def test_no_response_carries_a_password_or_hash(client, make_user):
+    jake = make_user("jake", password="super-secret-pw")
+    bodies = [
+        client.get("/api/user", headers=jake["headers"]).get_data(as_text=True),
+        login(client, "jake@example.com", "super-secret-pw").get_data(as_text=True),
+        client.put("/api/user", json={"user": {"bio": "b"}}, headers=jake["headers"]).get_data(
+            as_text=True
+        ),
+    ]
+    for body in bodies:
+        assert "super-secret-pw" not in body
+        assert "argon2" not in body
+        assert "password" not in body

@@ -1,0 +1,104 @@
+"""Registration, login and the current user's account."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_
+
+from .. import auth, security
+from ..errors import Unauthorized, Unprocessable
+from ..extensions import db
+from ..models import User
+from ..schemas import LoginRequest, RegisterRequest, UpdateUserRequest, UserResponse
+from . import Blueprint
+
+blp = Blueprint("users", __name__, url_prefix="/api", description="User and Authentication")
+
+TOKEN_AUTH = [{"Token": []}]
+
+
+def ensure_available(
+    email: str | None, username: str | None, exclude_id: int | None = None
+) -> None:
+    """422 when another account already has this email or username (one query)."""
+    conditions = []
+    if email is not None:
+        conditions.append(User.email == email)
+    if username is not None:
+        conditions.append(User.username == username)
+    if not conditions:
+        return
+    stmt = db.select(User.email, User.username).where(or_(*conditions))
+    if exclude_id is not None:
+        stmt = stmt.where(User.id != exclude_id)
+    for taken_email, taken_username in db.session.execute(stmt.limit(2)):
+        if taken_email == email:
+            raise Unprocessable("has already been taken", "email")
+        if taken_username == username:
+            raise Unprocessable("has already been taken", "username")
+
+
+@blp.post("/users")
+@blp.arguments(RegisterRequest)
+@blp.response(201, UserResponse)
+def register(payload: dict[str, Any]) -> dict[str, User]:
+    """Create an account and return it with a token."""
+    data = payload["user"]
+    ensure_available(data["email"], data["username"])
+    user = User(
+        username=data["username"],
+        email=data["email"],
+        password_hash=security.hash_password(auth.password_hasher(), data["password"]),
+    )
+    db.session.add(user)
+    db.session.commit()
+    return {"user": user}
+
+
+@blp.post("/users/login")
+@blp.arguments(LoginRequest)
+@blp.response(200, UserResponse)
+def login(payload: dict[str, Any]) -> dict[str, User]:
+    """Exchange email and password for a token; the same error whichever is wrong."""
+    data = payload["user"]
+    hasher = auth.password_hasher()
+    user = db.session.scalar(db.select(User).filter_by(email=data["email"]))
+    stored = user.password_hash if user is not None else auth.dummy_hash()
+    if not security.verify_password(hasher, stored, data["password"]) or user is None:
+        raise Unauthorized("email or password is invalid")
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = security.hash_password(hasher, data["password"])
+        db.session.commit()
+    return {"user": user}
+
+
+@blp.get("/user")
+@blp.response(200, UserResponse)
+@blp.doc(security=TOKEN_AUTH)
+def current_user() -> dict[str, User]:
+    """The caller's account."""
+    return {"user": auth.require_user()}
+
+
+@blp.put("/user")
+@blp.arguments(UpdateUserRequest)
+@blp.response(200, UserResponse)
+@blp.doc(security=TOKEN_AUTH)
+def update_user(payload: dict[str, Any]) -> dict[str, User]:
+    """Change any of the caller's fields; the token stays valid."""
+    user = auth.require_user()
+    data = payload["user"]
+    ensure_available(
+        data["email"] if data.get("email") not in (None, user.email) else None,
+        data["username"] if data.get("username") not in (None, user.username) else None,
+        exclude_id=user.id,
+    )
+    if "password" in data:
+        user.password_hash = security.hash_password(auth.password_hasher(), data.pop("password"))
+    for field in ("email", "username", "bio", "image"):
+        if field in data:
+            # bio and image are strings on the wire; null clears them.
+            setattr(user, field, data[field] if data[field] is not None else "")
+    db.session.commit()
+    return {"user": user}

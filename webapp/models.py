@@ -1,0 +1,161 @@
+"""Typed ORM models. Relationships navigate; they never load lazily (lazy="raise")."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC (a callable default, evaluated per row)."""
+    return datetime.now(UTC)
+
+
+class Timestamped:
+    """created_at/updated_at columns set by the ORM on insert and update."""
+
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class User(Timestamped, db.Model):
+    """A registered account; also the public profile of its author."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    # Stored lower-cased, so uniqueness and login are case-insensitive.
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    bio: Mapped[str] = mapped_column(Text, default="")
+    image: Mapped[str] = mapped_column(String(2048), default="")
+
+    # Per-reader fact, filled by the query that loads the user (see queries.py).
+    following: Mapped[bool] = query_expression(default_expr=False)
+
+    articles: Mapped[list[Article]] = relationship(back_populates="author", lazy="raise")
+
+    def __repr__(self) -> str:
+        return f"<User {self.id} {self.username!r}>"
+
+
+class Follow(db.Model):
+    """follower follows followed."""
+
+    __tablename__ = "follows"
+    __table_args__ = (
+        CheckConstraint("follower_id <> followed_id", name="not_self"),
+        Index("ix_follows_followed_id", "followed_id"),
+    )
+
+    follower_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    followed_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Tag(db.Model):
+    """A tag name, shared by every article that carries it."""
+
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ArticleTag(db.Model):
+    """Link between an article and one of its tags."""
+
+    __tablename__ = "article_tags"
+    __table_args__ = (Index("ix_article_tags_tag_id", "tag_id"),)
+
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+
+
+class Favorite(db.Model):
+    """user favorited article."""
+
+    __tablename__ = "favorites"
+    __table_args__ = (Index("ix_favorites_article_id", "article_id"),)
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    article_id: Mapped[int] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Article(Timestamped, db.Model):
+    """A published article."""
+
+    __tablename__ = "articles"
+    __table_args__ = (
+        # Lists: newest first, id breaks ties; the author index serves profile lists and the feed.
+        Index("ix_articles_created_at_id", "created_at", "id"),
+        Index("ix_articles_author_id_created_at", "author_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(300), unique=True)
+    title: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+
+    # Per-reader facts, filled by the query that loads the article (see queries.py).
+    favorited: Mapped[bool] = query_expression(default_expr=False)
+    favorites_count: Mapped[int] = query_expression(default_expr=0)
+
+    author: Mapped[User] = relationship(back_populates="articles", lazy="raise")
+    tags: Mapped[list[Tag]] = relationship(
+        secondary="article_tags", lazy="raise", order_by=Tag.name, passive_deletes=True
+    )
+    comments: Mapped[list[Comment]] = relationship(
+        back_populates="article", lazy="raise", passive_deletes=True
+    )
+
+    @property
+    def tag_list(self) -> list[str]:
+        """Tag names, sorted (the relationship is ordered by name)."""
+        return [tag.name for tag in self.tags]
+
+    def __repr__(self) -> str:
+        return f"<Article {self.id} {self.slug!r}>"
+
+
+class Comment(Timestamped, db.Model):
+    """A comment on an article."""
+
+    __tablename__ = "comments"
+    __table_args__ = (Index("ix_comments_article_id_id", "article_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+
+    article: Mapped[Article] = relationship(back_populates="comments", lazy="raise")
+    author: Mapped[User] = relationship(lazy="raise")

@@ -1,0 +1,5 @@
+"""WSGI entry point: what gunicorn and `flask` import."""
+
+from webapp import create_app
+
+app = create_app()
