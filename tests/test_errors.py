@@ -57,7 +57,7 @@ def test_bad_tokens_are_401(client, make_user, header):
 
 def test_tampered_token_is_401(client, make_user):
     jake = make_user("jake")
-    head, payload, signature = jake["token"].split(".")
+    head, _payload, signature = jake["token"].split(".")
     forged = jwt.utils.base64url_encode(b'{"sub":"2","exp":9999999999}').decode()
     response = client.get(
         "/api/user", headers={"Authorization": f"Token {head}.{forged}.{signature}"}
@@ -149,7 +149,7 @@ def test_database_unavailable_is_503_with_retry_after(client, monkeypatch, error
     assert int(response.headers["Retry-After"]) > 0
 
 
-def test_unreachable_database_is_503(database_url, _schema):
+def test_unreachable_database_is_503(database_url):
     from tests.conftest import make_app
 
     # Port 9 (discard) on loopback: nothing listens, so connecting fails at once.
