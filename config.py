@@ -76,7 +76,6 @@ class Config:
     OPENAPI_VERSION = "3.1.0"
     OPENAPI_URL_PREFIX = "/api"
     OPENAPI_JSON_PATH = "openapi.json"
-    JSON_SORT_KEYS = False
 
 
 class TestConfig(Config):

@@ -21,6 +21,7 @@ INSECURE_KEYS = frozenset({"", "dev", "change-me", "changeme", "secret", "develo
 def create_app(config: type = Config, overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, error handlers, CLI. No database access."""
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
+    app.json.sort_keys = False  # keep the schemas' field order on the wire
     app.config.from_object(config)
     if overrides:
         app.config.from_mapping(overrides)

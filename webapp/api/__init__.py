@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any, NoReturn
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any, NoReturn, TypeVar
 
 import flask
 import flask_smorest
@@ -27,10 +29,30 @@ class Parser(FlaskParser):
         abort(422, exc=error, messages={"json": ["Request body is not valid JSON."]})
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
 class Blueprint(flask_smorest.Blueprint):
-    """A resource's routes; arguments parsed by our Parser."""
+    """A resource's routes; arguments parsed by our Parser, errors and auth documented."""
 
     ARGUMENTS_PARSER = Parser()
+
+    def errors(self, *statuses: int) -> Callable[[F], F]:
+        """Document the error statuses a view can answer with (GenericErrorModel bodies)."""
+
+        def decorator(view: F) -> F:
+            for status in statuses:
+                view = self.alt_response(status, response=HTTPStatus(status).name)(view)
+            return view
+
+        return decorator
+
+    def token_auth(self, *, optional: bool = False) -> Callable[[F], F]:
+        """Document the Token security scheme; optional auth also allows anonymous calls."""
+        security: list[dict[str, list[str]]] = [{"Token": []}]
+        if optional:
+            security.insert(0, {})
+        return self.doc(security=security)
 
 
 class ConduitApi(flask_smorest.Api):

@@ -15,8 +15,6 @@ from . import Blueprint
 
 blp = Blueprint("users", __name__, url_prefix="/api", description="User and Authentication")
 
-TOKEN_AUTH = [{"Token": []}]
-
 
 def ensure_available(
     email: str | None, username: str | None, exclude_id: int | None = None
@@ -42,6 +40,7 @@ def ensure_available(
 @blp.post("/users")
 @blp.arguments(RegisterRequest)
 @blp.response(201, UserResponse)
+@blp.errors(422)
 def register(payload: dict[str, Any]) -> dict[str, User]:
     """Create an account and return it with a token."""
     data = payload["user"]
@@ -59,6 +58,7 @@ def register(payload: dict[str, Any]) -> dict[str, User]:
 @blp.post("/users/login")
 @blp.arguments(LoginRequest)
 @blp.response(200, UserResponse)
+@blp.errors(401, 422)
 def login(payload: dict[str, Any]) -> dict[str, User]:
     """Exchange email and password for a token; the same error whichever is wrong."""
     data = payload["user"]
@@ -75,7 +75,8 @@ def login(payload: dict[str, Any]) -> dict[str, User]:
 
 @blp.get("/user")
 @blp.response(200, UserResponse)
-@blp.doc(security=TOKEN_AUTH)
+@blp.errors(401)
+@blp.token_auth()
 def current_user() -> dict[str, User]:
     """The caller's account."""
     return {"user": auth.require_user()}
@@ -84,7 +85,8 @@ def current_user() -> dict[str, User]:
 @blp.put("/user")
 @blp.arguments(UpdateUserRequest)
 @blp.response(200, UserResponse)
-@blp.doc(security=TOKEN_AUTH)
+@blp.errors(401, 422)
+@blp.token_auth()
 def update_user(payload: dict[str, Any]) -> dict[str, User]:
     """Change any of the caller's fields; the token stays valid."""
     user = auth.require_user()
