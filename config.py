@@ -40,6 +40,8 @@ def engine_options(url: str) -> dict[str, Any]:
         "pool_timeout": _int("DB_POOL_TIMEOUT", 5),
         "pool_size": _int("DB_POOL_SIZE", 5),
         "max_overflow": _int("DB_MAX_OVERFLOW", 5),
+        # Errors and logs show the SQL but never its values (emails, password hashes).
+        "hide_parameters": True,
     }
     if url.startswith("sqlite"):
         # Writers wait for the file lock instead of failing at once.

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
+from pythonjsonlogger.json import JsonFormatter
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Ids from clients and proxies are echoed into headers and logs: short, printable, no spaces.
@@ -63,17 +64,13 @@ class AccessLogFields(logging.Filter):
         return True
 
 
-def formatter_config(log_format: str) -> dict[str, Any]:
-    """A dictConfig formatter: readable text, or one JSON object per line for "json"."""
+def make_formatter(log_format: str) -> logging.Formatter:
+    """Readable text lines, or one JSON object per line for "json"."""
     if log_format == "json":
-        return {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": JSON_FIELDS,
-            "rename_fields": JSON_RENAMES,
-        }
+        return JsonFormatter(JSON_FIELDS, rename_fields=JSON_RENAMES)
     if log_format != "text":
         raise ValueError(f"LOG_FORMAT must be 'text' or 'json', not {log_format!r}")
-    return {"format": TEXT_FORMAT}
+    return logging.Formatter(TEXT_FORMAT)
 
 
 def logging_config(log_format: str, level: str) -> dict[str, Any]:
@@ -85,7 +82,7 @@ def logging_config(log_format: str, level: str) -> dict[str, Any]:
             "access_fields": {"()": AccessLogFields},
             "request_id": {"()": RequestIdFilter},
         },
-        "formatters": {"default": formatter_config(log_format)},
+        "formatters": {"default": {"()": make_formatter, "log_format": log_format}},
         "handlers": {
             "default": {
                 "class": "logging.StreamHandler",
