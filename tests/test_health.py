@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session
 
 from config import TestConfig, engine_options
 from tests.test_errors import assert_error_shape
@@ -73,3 +75,22 @@ def test_an_exhausted_pool_answers_503_after_the_pool_timeout(database_url, meth
     assert getattr(client, method)(path, json=LOGIN).status_code == served
     with app.app_context():
         db.engine.dispose()
+
+
+def test_a_connection_lost_after_the_response_keeps_the_response(client, make_user, monkeypatch):
+    jake = make_user("jake")
+    real_close = Session.close
+    failures = []
+
+    def close_on_a_dead_connection(self):
+        real_close(self)
+        if not failures:  # the first close fails, as ROLLBACK does on a connection cut mid-way
+            failures.append(self)
+            raise sa_exc.OperationalError("ROLLBACK", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(Session, "close", close_on_a_dead_connection)
+    response = client.get("/api/user", headers=jake["headers"])
+    assert response.status_code == 200
+    assert response.get_json()["user"]["username"] == "jake"
+    assert failures
+    assert client.get("/api/user", headers=jake["headers"]).status_code == 200
