@@ -95,6 +95,9 @@ def test_create_requires_auth(client, app):
         ({"title": "t", "description": "d", "body": "x" * 100_000}, "body"),
         ({"title": "t", "description": "d", "body": "b", "author": "ann"}, "author"),
         ({"title": "t", "description": "d", "body": "b", "slug": "mine"}, "slug"),
+        ({"title": "a\x00b", "description": "d", "body": "b"}, "title"),
+        ({"title": "t", "description": "d\x00", "body": "b"}, "description"),
+        ({"title": "t", "description": "d", "body": "\x00"}, "body"),
     ],
 )
 def test_invalid_article_is_422_and_creates_nothing(client, make_user, app, article, field):
@@ -127,8 +130,22 @@ def test_get_article_anonymous_and_unknown(client, make_user, make_article):
     "slug", ["' OR '1'='1", "x'; DROP TABLE articles;--", "🐉", "%", "_", "x" * 5000]
 )
 def test_odd_slugs_are_404_and_change_nothing(client, make_user, make_article, app, slug):
-    make_article(make_user())
+    jake = make_user()
+    make_article(jake)
     assert_error_shape(client.get(f"/api/articles/{slug}"), 404)
+    assert_error_shape(client.get(f"/api/articles/{slug}/comments"), 404)
+    assert_error_shape(client.delete(f"/api/articles/{slug}", headers=jake["headers"]), 404)
+    assert_error_shape(client.post(f"/api/articles/{slug}/favorite", headers=jake["headers"]), 404)
+    assert count(app, Article) == 1
+
+
+def test_nul_in_a_slug_is_a_client_error(client, make_user, make_article, app):
+    jake = make_user()
+    make_article(jake)
+    # SQLite finds no such slug (404); PostgreSQL refuses NUL in text (422). Never a 500.
+    response = client.get("/api/articles/a%00b")
+    assert response.status_code in (404, 422)
+    assert_error_shape(response, response.status_code)
     assert count(app, Article) == 1
 
 

@@ -55,6 +55,14 @@ def test_list_comments_oldest_first_with_reader_following(client, make_user, mak
     assert anonymous[0] == first
 
 
+def test_emoji_and_sql_looking_comment_round_trip(client, make_user, make_article):
+    article = make_article(make_user("jake"))
+    text = "🐉 '); DELETE FROM comments;--"
+    assert add(client, article["slug"], make_user("ann"), text).status_code == 200
+    listed = client.get(f"/api/articles/{article['slug']}/comments").get_json()["comments"]
+    assert [c["body"] for c in listed] == [text]
+
+
 def test_list_comments_of_article_without_comments(client, make_user, make_article):
     article = make_article(make_user())
     response = client.get(f"/api/articles/{article['slug']}/comments")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.test_errors import assert_error_shape
 from webapp.extensions import db
 from webapp.models import Follow
@@ -21,8 +23,14 @@ def test_profile_anonymous(client, make_user):
     }
 
 
-def test_unknown_profile_is_404(client):
-    assert_error_shape(client.get("/api/profiles/nobody"), 404)
+@pytest.mark.parametrize(
+    "username", ["nobody", "' OR '1'='1", "x'; DROP TABLE users;--", "🐉", "x" * 5000]
+)
+def test_unknown_profile_is_404(client, make_user, app, username):
+    ann = make_user("ann")
+    assert_error_shape(client.get(f"/api/profiles/{username}"), 404)
+    assert_error_shape(client.post(f"/api/profiles/{username}/follow", headers=ann["headers"]), 404)
+    assert follows(app) == 0
 
 
 def test_profile_with_bad_token_is_401(client, make_user):

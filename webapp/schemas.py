@@ -146,11 +146,13 @@ class TagName(fields.String):
         return result.strip()
 
 
-TITLE = validate.And(validate.Length(min=1, max=255), not_blank)
-DESCRIPTION = validate.Length(max=1000)
-BODY = validate.And(validate.Length(min=1, max=65_536), not_blank)
+# PostgreSQL text cannot hold NUL; reject it on every database alike.
+NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain NUL characters.")
+TITLE = validate.And(validate.Length(min=1, max=255), not_blank, NO_NUL)
+DESCRIPTION = validate.And(validate.Length(max=1000), NO_NUL)
+BODY = validate.And(validate.Length(min=1, max=65_536), not_blank, NO_NUL)
 TAG_LIST = validate.Length(max=20)
-COMMENT_BODY = validate.And(validate.Length(min=1, max=10_000), not_blank)
+COMMENT_BODY = validate.And(validate.Length(min=1, max=10_000), not_blank, NO_NUL)
 # Offsets beyond a 32-bit integer cannot match anything and overflow some drivers.
 MAX_OFFSET = 2**31 - 1
 
