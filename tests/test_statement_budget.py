@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy.exc import InvalidRequestError
 
-from webapp import security
+from webapp import queries, security
 from webapp.extensions import db
 from webapp.models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
 
@@ -153,3 +154,28 @@ def test_profile(client, statements, world, as_reader):
 def test_tags(client, statements, world):
     body = get(client, statements, "/api/tags")
     assert body["tags"] == [f"tag{i:03d}" for i in range(AUTHORS + 1)]
+
+
+@pytest.mark.parametrize(
+    ("model", "relationship"),
+    [
+        (Article, "author"),
+        (Article, "tags"),
+        (Article, "comments"),
+        (Comment, "author"),
+        (Comment, "article"),
+        (User, "articles"),
+    ],
+)
+def test_relationships_never_load_lazily(app, world, model, relationship):
+    with app.app_context():
+        row = db.session.scalars(db.select(model).limit(1)).one()
+        with pytest.raises(InvalidRequestError, match="lazy='raise'"):
+            getattr(row, relationship)
+
+
+def test_list_items_never_load_the_body(app, world):
+    with app.app_context():
+        page = queries.articles_page(None, limit=1, offset=0)
+        with pytest.raises(InvalidRequestError):
+            _ = page.items[0].body
