@@ -313,6 +313,10 @@ def test_filters_are_exact_and_combinable(client, make_user, make_article):
     assert listed(author="nobody") == []
     count_only = client.get("/api/articles", query_string={"tag": "dragons", "limit": 1})
     assert count_only.get_json()["articlesCount"] == 3
+    past_end = client.get("/api/articles", query_string={"author": "jake", "offset": 5})
+    assert past_end.get_json() == {"articles": [], "articlesCount": 2}
+    past_end = client.get("/api/articles", query_string={"favorited": "ann", "offset": 2})
+    assert past_end.get_json() == {"articles": [], "articlesCount": 2}
 
 
 def test_paging(client, make_user, make_article):
