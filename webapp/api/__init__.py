@@ -69,7 +69,7 @@ api = ConduitApi()
 
 def init_app(app: flask.Flask) -> None:
     """Bind the Api and register every resource blueprint under /api."""
-    from . import users
+    from . import articles, comments, profiles, tags, users
 
     api.init_app(app)
     api.spec.components.security_scheme(
@@ -81,5 +81,5 @@ def init_app(app: flask.Flask) -> None:
             "description": "'Token <jwt>' as returned by login or registration.",
         },
     )
-    for module in (users,):
+    for module in (users, profiles, articles, comments, tags):
         api.register_blueprint(module.blp)
