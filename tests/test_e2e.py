@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import inspect, make_url, text
 
 from tests.conftest import drop_everything, make_app, truncate_all
-from tests.e2e_support import Gunicorn, TcpRelay, base_env, call, run_flask
+from tests.e2e_support import Gunicorn, Reply, TcpRelay, base_env, call, run_flask
 from webapp.extensions import db
 
 PASSWORD = "correct horse battery"
@@ -87,26 +87,53 @@ def test_probes(server: Gunicorn) -> None:
     assert ready.headers["x-content-type-options"] == "nosniff"
 
 
-def test_writes_on_one_worker_are_read_on_the_other(server: Gunicorn) -> None:
-    jake = register(server, "jake", "e2e-register")
-    writer = server.access_record("e2e-register")["process"]
-    update = {"user": {"bio": "written by one worker"}}
-    assert call(server.port, "PUT", "/api/user", update, jake["headers"]).status == 200
+def write(server: Gunicorn, method: str, path: str, payload, headers, request_id: str) -> tuple:
+    """A write; its reply and the pid of the worker that served it."""
+    reply = call(server.port, method, path, payload, {**headers, "X-Request-ID": request_id})
+    assert reply.status in {200, 201}, reply.body
+    return reply, server.access_record(request_id)["process"]
 
-    # New connections land on either worker; read until the other one has answered.
-    pids = {writer}
+
+def read_elsewhere(server: Gunicorn, path: str, headers, writer: int, tag: str) -> Reply:
+    """GET path until a worker other than the writer answers (new connections land on either)."""
     for attempt in range(200):
-        request_id = f"e2e-read-{attempt}"
-        reply = call(
-            server.port, "GET", "/api/user", None, {**jake["headers"], "X-Request-ID": request_id}
-        )
-        assert reply.status == 200
-        assert reply.body["user"]["bio"] == "written by one worker"
+        request_id = f"{tag}-{attempt}"
+        reply = call(server.port, "GET", path, None, {**headers, "X-Request-ID": request_id})
+        assert reply.status == 200, reply.body
         assert reply.headers["x-request-id"] == request_id
-        pids.add(server.access_record(request_id)["process"])
-        if len(pids) == 2:
-            break
-    assert len(pids) == 2, "every request was served by the same worker"
+        if server.access_record(request_id)["process"] != writer:
+            return reply
+    raise AssertionError("every request was served by the same worker")
+
+
+def test_writes_on_one_worker_are_read_on_the_other(server: Gunicorn) -> None:
+    jake = register(server, "jake", "e2e-jake")
+    alice = register(server, "alice", "e2e-alice")
+    bio = {"user": {"bio": "written by one worker"}}
+    _, pid = write(server, "PUT", "/api/user", bio, jake["headers"], "e2e-bio")
+    me = read_elsewhere(server, "/api/user", jake["headers"], pid, "e2e-me")
+    assert me.body["user"]["bio"] == "written by one worker"
+
+    article = {"article": {"title": "Two workers", "description": "d", "body": "b"}}
+    article["article"]["tagList"] = ["gunicorn"]
+    created, _ = write(server, "POST", "/api/articles", article, jake["headers"], "e2e-post")
+    slug = created.body["article"]["slug"]
+    write(server, "POST", "/api/profiles/jake/follow", None, alice["headers"], "e2e-follow")
+    comment = {"comment": {"body": "seen from the other side"}}
+    write(server, "POST", f"/api/articles/{slug}/comments", comment, alice["headers"], "e2e-cmt")
+    _, pid = write(
+        server, "POST", f"/api/articles/{slug}/favorite", None, alice["headers"], "e2e-fav"
+    )
+
+    seen = read_elsewhere(server, f"/api/articles/{slug}", alice["headers"], pid, "e2e-art")
+    assert seen.body["article"]["favorited"] is True
+    assert seen.body["article"]["favoritesCount"] == 1
+    assert seen.body["article"]["author"]["following"] is True
+    assert seen.body["article"]["tagList"] == ["gunicorn"]
+    comments = read_elsewhere(server, f"/api/articles/{slug}/comments", {}, pid, "e2e-cmts")
+    assert [c["body"] for c in comments.body["comments"]] == ["seen from the other side"]
+    feed = read_elsewhere(server, "/api/articles/feed", alice["headers"], pid, "e2e-feed")
+    assert [a["slug"] for a in feed.body["articles"]] == [slug]
 
 
 def test_logs_are_json_lines_with_request_fields_and_no_secrets(server: Gunicorn) -> None:
@@ -129,14 +156,14 @@ def test_logs_are_json_lines_with_request_fields_and_no_secrets(server: Gunicorn
 def test_database_outage_answers_503_then_heals_by_itself(
     server: Gunicorn, relay: TcpRelay, database_url: str
 ) -> None:
-    alice = register(server, "alice", "e2e-alice")
+    carol = register(server, "carol", "e2e-carol")
     statuses: list[int] = []
     stop = threading.Event()
 
     def load() -> None:
         """Keep authenticated reads coming during the outage, like real traffic."""
         while not stop.is_set():
-            statuses.append(call(server.port, "GET", "/api/user", None, alice["headers"]).status)
+            statuses.append(call(server.port, "GET", "/api/user", None, carol["headers"]).status)
 
     with ThreadPoolExecutor(4) as pool:
         loaders = [pool.submit(load) for _ in range(4)]
@@ -154,7 +181,7 @@ def test_database_outage_answers_503_then_heals_by_itself(
                     server.port,
                     "POST",
                     "/api/users/login",
-                    {"user": {"email": "alice@example.com", "password": PASSWORD}},
+                    {"user": {"email": "carol@example.com", "password": PASSWORD}},
                 ).status
                 == 503
             )
@@ -172,7 +199,7 @@ def test_database_outage_answers_503_then_heals_by_itself(
     assert set(statuses) == {200, 503}, "outage answers are 503, never 500 or a hang"
     # Healed on both workers, without a restart: every read works again.
     for _ in range(20):
-        assert call(server.port, "GET", "/api/user", None, alice["headers"]).status == 200
+        assert call(server.port, "GET", "/api/user", None, carol["headers"]).status == 200
     # No leaked connections: at most workers x pool size are open to the database.
     assert relay.connections <= 2 * 4
     app = make_app(database_url)

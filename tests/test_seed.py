@@ -163,3 +163,68 @@ def test_invalid_sizes_are_refused(app, args):
     result = seed(app, *args)
     assert result.exit_code == 2
     assert counts(app)["users"] == 0
+
+
+def login(client, username: str) -> dict[str, str]:
+    """Auth headers for a seeded user, through the API with the demo password."""
+    credentials = {"email": f"{username}@example.com", "password": DEMO_PASSWORD}
+    response = client.post("/api/users/login", json={"user": credentials})
+    assert response.status_code == 200
+    return {"Authorization": f"Token {response.get_json()['user']['token']}"}
+
+
+def test_seeded_data_matches_what_the_api_reports(app, client):
+    assert seed(app, *SMALL, "--favorites", "6", "--follows", "6").exit_code == 0
+    with app.app_context():
+        s = db.session
+        fans = dict(
+            s.execute(
+                db.select(Article.slug, func.count(Favorite.user_id))
+                .outerjoin(Favorite, Favorite.article_id == Article.id)
+                .group_by(Article.slug)
+            ).all()
+        )
+        by_author = dict(
+            s.execute(
+                db.select(User.username, func.count(Article.id))
+                .outerjoin(Article, Article.author_id == User.id)
+                .group_by(User.username)
+            ).all()
+        )
+        follower, followed = db.aliased(User), db.aliased(User)
+        follows = set(
+            s.execute(
+                db.select(follower.username, followed.username)
+                .join(Follow, Follow.follower_id == follower.id)
+                .join(followed, followed.id == Follow.followed_id)
+            ).all()
+        )
+        liked = set(
+            s.scalars(
+                db.select(Article.slug)
+                .join(Favorite, Favorite.article_id == Article.id)
+                .join(User, User.id == Favorite.user_id)
+                .where(User.username == "user1")
+            )
+        )
+        tags = sorted(s.scalars(db.select(Tag.name).join(ArticleTag).distinct()))
+    reader = login(client, "user1")
+
+    page = client.get("/api/articles?limit=100", headers=reader).get_json()
+    assert page["articlesCount"] == len(fans) == 60
+    for article in page["articles"]:
+        assert article["favoritesCount"] == fans[article["slug"]]
+        assert article["favorited"] == (article["slug"] in liked)
+        author = article["author"]["username"]
+        assert article["author"]["following"] == (("user1", author) in follows)
+    for username, count in by_author.items():
+        listed = client.get(f"/api/articles?author={username}&limit=1").get_json()
+        assert listed["articlesCount"] == count
+        profile = client.get(f"/api/profiles/{username}", headers=reader).get_json()["profile"]
+        assert profile["following"] == (("user1", username) in follows)
+    favorited = client.get("/api/articles?favorited=user1&limit=100").get_json()
+    assert {a["slug"] for a in favorited["articles"]} == liked
+    feed = client.get("/api/articles/feed?limit=100", headers=reader).get_json()
+    followed_authors = {b for a, b in follows if a == "user1"}
+    assert feed["articlesCount"] == sum(by_author[name] for name in followed_authors)
+    assert client.get("/api/tags").get_json()["tags"] == tags
