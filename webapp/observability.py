@@ -16,8 +16,8 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:+/=-]{1,128}")
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s [%(request_id)s] %(message)s"
-JSON_FIELDS = "%(asctime)s %(levelname)s %(name)s %(process)d %(request_id)s %(message)s"
-JSON_RENAMES = {"asctime": "time", "levelname": "level", "name": "logger"}
+JSON_FIELDS = "%(levelname)s %(name)s %(process)d %(request_id)s %(message)s"
+JSON_RENAMES = {"levelname": "level", "name": "logger"}
 
 
 def request_id() -> str:
@@ -67,7 +67,8 @@ class AccessLogFields(logging.Filter):
 def make_formatter(log_format: str) -> logging.Formatter:
     """Readable text lines, or one JSON object per line for "json"."""
     if log_format == "json":
-        return JsonFormatter(JSON_FIELDS, rename_fields=JSON_RENAMES)
+        # "time": ISO 8601 in UTC with milliseconds, as log shippers expect.
+        return JsonFormatter(JSON_FIELDS, rename_fields=JSON_RENAMES, timestamp="time")
     if log_format != "text":
         raise ValueError(f"LOG_FORMAT must be 'text' or 'json', not {log_format!r}")
     return logging.Formatter(TEXT_FORMAT)
