@@ -65,3 +65,5 @@ def test_post_fork_gives_the_worker_fresh_pools(environment, app):
     conf["post_fork"](SimpleNamespace(app=SimpleNamespace(wsgi=lambda: app)), None)
     assert engine.pool is not inherited
     assert engine.pool.checkedin() == 0
+    assert inherited.checkedin() == 1  # left alone: in a real fork it belongs to the master
+    inherited.dispose()
