@@ -55,8 +55,8 @@ def _close_session(exc: BaseException | None) -> None:
         return
     try:
         db.session.close()
-    except sa_exc.DBAPIError:
-        log.warning("closing the session failed; its connection was discarded", exc_info=True)
+    except sa_exc.DBAPIError as error:
+        log.warning("closing the session failed, its connection was discarded: %s", error.orig)
 
 
 def init_db(app: Flask) -> None:
