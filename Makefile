@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export FLASK_APP := wsgi.py
 
-.PHONY: run test lint format migrate upgrade clean
+.PHONY: run test lint format migrate upgrade seed clean
 
 $(BIN)/activate: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(BIN)/activate: requirements.txt
 
 run: $(BIN)/activate
 	$(BIN)/flask db upgrade
-	$(BIN)/gunicorn --bind 127.0.0.1:$(PORT) wsgi:app
+	HOST=127.0.0.1 PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 test: $(BIN)/activate
 	$(BIN)/pytest $(PYTEST_ARGS)
@@ -33,6 +33,9 @@ migrate: $(BIN)/activate
 
 upgrade: $(BIN)/activate
 	$(BIN)/flask db upgrade
+
+seed: $(BIN)/activate
+	$(BIN)/flask seed $(SEED_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .coverage htmlcov

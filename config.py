@@ -19,6 +19,11 @@ def _bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _list(name: str, default: str = "") -> list[str]:
+    """A comma-separated environment variable as a list of non-empty, stripped items."""
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
 def normalize_database_url(url: str) -> str:
     """Point bare PostgreSQL URLs at the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
@@ -35,6 +40,8 @@ def engine_options(url: str) -> dict[str, Any]:
         "pool_timeout": _int("DB_POOL_TIMEOUT", 5),
         "pool_size": _int("DB_POOL_SIZE", 5),
         "max_overflow": _int("DB_MAX_OVERFLOW", 5),
+        # Errors and logs show the SQL but never its values (emails, password hashes).
+        "hide_parameters": True,
     }
     if url.startswith("sqlite"):
         # Writers wait for the file lock instead of failing at once.
@@ -44,7 +51,13 @@ def engine_options(url: str) -> dict[str, Any]:
             # An unreachable server fails the request fast (503) instead of hanging it.
             "connect_timeout": _int("DB_CONNECT_TIMEOUT", 3),
             "options": f"-c statement_timeout={_int('DB_STATEMENT_TIMEOUT_MS', 15000)}",
+            # A peer that stops acknowledging (host gone, network cut) breaks the connection
+            # after this long instead of leaving a worker thread blocked on it for minutes.
+            "tcp_user_timeout": _int("DB_TCP_USER_TIMEOUT_MS", 10000),
         }
+        if not _bool("DB_PREPARED_STATEMENTS", True):
+            # PgBouncer in transaction mode: psycopg 3 must not prepare statements.
+            options["connect_args"]["prepare_threshold"] = None
     return options
 
 
@@ -62,7 +75,13 @@ class Config:
     SQLALCHEMY_RECORD_QUERIES = False
     JWT_LIFETIME_SECONDS = _int("JWT_LIFETIME_SECONDS", 7 * 24 * 3600)
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 1024 * 1024)
-    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
+    # "text" (readable lines) or "json" (one object per line, for log shippers).
+    LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").lower()
+    # Browser origins allowed to call /api (flask-cors reads CORS_* keys); none by default.
+    CORS_ORIGINS = _list("CORS_ORIGINS")
+    # Reverse proxies in front of the app whose X-Forwarded-* headers are trusted (0: none).
+    PROXY_COUNT = _int("PROXY_COUNT", 0)
     # argon2id cost (RFC 9106 "second recommended" profile by default).
     ARGON2_TIME_COST = _int("ARGON2_TIME_COST", 3)
     ARGON2_MEMORY_COST = _int("ARGON2_MEMORY_COST", 64 * 1024)

@@ -23,6 +23,8 @@ OPERATIONS = {
     ("delete", "/api/articles/{slug}/comments/{comment_id}"),
     ("get", "/api/tags"),
 }
+# Liveness and readiness probes, outside /api (webapp/health.py).
+PROBES = {("get", "/healthz"), ("get", "/readyz")}
 
 
 def test_openapi_lists_every_operation(client):
@@ -35,7 +37,7 @@ def test_openapi_lists_every_operation(client):
         for method in item
         if method in {"get", "post", "put", "delete"}
     }
-    assert documented == OPERATIONS
+    assert documented == OPERATIONS | PROBES
     create = paths["/api/articles"]["post"]
     assert "201" in create["responses"]
     assert create["security"] == [{"Token": []}]

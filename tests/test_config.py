@@ -46,3 +46,22 @@ def test_engine_options_per_dialect():
     assert "statement_timeout" in pg["connect_args"]["options"]
     assert pg["pool_pre_ping"] is True
     assert "timeout" in engine_options("sqlite:///x.db")["connect_args"]
+
+
+def test_postgres_options_for_outages_and_pgbouncer(monkeypatch):
+    options = engine_options("postgresql+psycopg://u@h/d")
+    assert options["hide_parameters"] is True  # no emails or hashes in error messages
+    assert options["connect_args"]["tcp_user_timeout"] > 0
+    assert "prepare_threshold" not in options["connect_args"]
+    monkeypatch.setenv("DB_PREPARED_STATEMENTS", "false")
+    pgbouncer = engine_options("postgresql+psycopg://u@h/d")
+    assert pgbouncer["connect_args"]["prepare_threshold"] is None
+
+
+def test_cors_origins_come_from_a_comma_separated_list(monkeypatch):
+    from config import _list
+
+    monkeypatch.setenv("CORS_ORIGINS", " https://a.example.com, ,https://b.example.com ")
+    assert _list("CORS_ORIGINS") == ["https://a.example.com", "https://b.example.com"]
+    monkeypatch.delenv("CORS_ORIGINS")
+    assert _list("CORS_ORIGINS") == []

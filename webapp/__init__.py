@@ -11,7 +11,7 @@ from flask import Flask
 
 from config import Config, engine_options
 
-from . import api, auth
+from . import api, auth, cli, health, observability, web
 from .extensions import init_db
 
 # Keys that must never run in production.
@@ -31,9 +31,13 @@ def create_app(config: type = Config, overrides: Mapping[str, Any] | None = None
     os.makedirs(app.instance_path, exist_ok=True)
     app.config["SECRET_KEY"] = _secret_key(app)
 
+    observability.init_app(app)
+    web.init_app(app)
     init_db(app)
     auth.init_app(app)
     api.init_app(app)
+    health.init_app(app)
+    cli.init_app(app)
     return app
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase
+
+log = logging.getLogger(__name__)
 
 # Stable constraint names, so migrations (and SQLite batch mode) can address them.
 NAMING_CONVENTION = {
@@ -39,10 +43,28 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _close_session(exc: BaseException | None) -> None:
+    """Close the request's session, tolerating a connection the database dropped meanwhile.
+
+    Runs just before Flask-SQLAlchemy's teardown removes the session. Ending a read transaction
+    on a connection lost during an outage raises; SQLAlchemy has already discarded that
+    connection and the session is left clean, so the response already made stands instead of
+    becoming a bare 500 from the server, and the removal that follows succeeds.
+    """
+    if not db.session.registry.has():
+        return
+    try:
+        db.session.close()
+    except sa_exc.DBAPIError as error:
+        log.warning("closing the session failed, its connection was discarded: %s", error.orig)
+
+
 def init_db(app: Flask) -> None:
     """Bind Flask-SQLAlchemy and Flask-Migrate; engines are built here, none is connected."""
     db.init_app(app)
     migrate.init_app(app, db)
+    # Registered after Flask-SQLAlchemy's, so it runs first (teardowns run in reverse).
+    app.teardown_appcontext(_close_session)
     with app.app_context():
         for engine in db.engines.values():
             if engine.dialect.name == "sqlite":

@@ -72,6 +72,15 @@ PASSWORD = validate.Length(min=8, max=256)
 EMAIL = validate.Length(max=254)
 
 
+# --- health ------------------------------------------------------------------------------------
+
+
+class HealthSchema(Schema):
+    """Liveness or readiness of the service."""
+
+    status = fields.String(required=True, metadata={"example": "ok"})
+
+
 # --- users -------------------------------------------------------------------------------------
 
 
