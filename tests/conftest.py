@@ -173,3 +173,29 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in items if item not in deselected]
+
+
+class ArticleFactory:
+    """Publishes articles through the API as a given user and returns the article."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def __call__(self, author: dict[str, Any], title: str | None = None, **fields: Any) -> dict:
+        article = {
+            "title": title or f"Article {next(_counter)}",
+            "description": "About it",
+            "body": "The body.",
+            **fields,
+        }
+        response = self.client.post(
+            "/api/articles", json={"article": article}, headers=author["headers"]
+        )
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()["article"]
+
+
+@pytest.fixture
+def make_article(client: FlaskClient) -> ArticleFactory:
+    """Factory: make_article(jake, "Title", tagList=[...]) publishes as jake."""
+    return ArticleFactory(client)

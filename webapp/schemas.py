@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from .auth import issue_token
 
@@ -36,12 +36,31 @@ def validate_image(value: str) -> None:
         validate.URL(schemes={"http", "https"}, require_tld=False)(value)
 
 
-def envelope(key: str, schema: type[Schema], *, many: bool = False) -> type[Schema]:
-    """Wrap a schema as {key: ...}, or a page {key: [...], keyCount: n} when many (like Page[T])."""
-    attrs: dict[str, fields.Field] = {key: fields.Nested(schema, many=many, required=True)}
-    if many:
+def envelope(
+    key: str,
+    item: type[Schema] | fields.Field,
+    *,
+    many: bool = False,
+    count: bool | None = None,
+    name: str | None = None,
+) -> type[Schema]:
+    """Wrap a schema as {key: ...}, or a page {key: [...], keyCount: n} when many (like Page[T]).
+
+    `item` may also be a field, for lists of plain values such as {"tags": ["a", "b"]};
+    `count` (default: `many`) adds or drops the keyCount total.
+    """
+    value: fields.Field
+    if isinstance(item, fields.Field):
+        value = fields.List(item, required=True)
+        many = True
+        name = name or f"{key.title()}List"
+    else:
+        value = fields.Nested(item, many=many, required=True)
+        suffix = "Envelope" if not many else "Page" if count is not False else "List"
+        name = name or item.__name__.removesuffix("Schema") + suffix
+    attrs: dict[str, fields.Field] = {key: value}
+    if many if count is None else count:
         attrs[f"{key}Count"] = fields.Integer(required=True)
-    name = schema.__name__.removesuffix("Schema") + ("Page" if many else "Envelope")
     return Schema.from_dict(attrs, name=name)
 
 
@@ -97,3 +116,150 @@ RegisterRequest = envelope("user", RegisterSchema)
 LoginRequest = envelope("user", LoginSchema)
 UpdateUserRequest = envelope("user", UpdateUserSchema)
 UserResponse = envelope("user", UserSchema)
+
+
+# --- shared validators ---------------------------------------------------------------------------
+
+
+def not_blank(value: str) -> None:
+    """Reject strings that are empty once whitespace is stripped."""
+    if not value.strip():
+        raise ValidationError("can't be blank")
+
+
+class TagName(fields.String):
+    """A tag: trimmed, 1-64 characters, no control characters."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            validate=[
+                validate.Length(min=1, max=64),
+                validate.Regexp(
+                    r"^[^\x00-\x1f\x7f]+$", error="must not contain control characters."
+                ),
+            ],
+            **kwargs,
+        )
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        result = super()._deserialize(value, attr, data, **kwargs)
+        return result.strip()
+
+
+# PostgreSQL text cannot hold NUL; reject it on every database alike.
+NO_NUL = validate.Regexp(r"^[^\x00]*$", error="must not contain NUL characters.")
+TITLE = validate.And(validate.Length(min=1, max=255), not_blank, NO_NUL)
+DESCRIPTION = validate.And(validate.Length(max=1000), NO_NUL)
+BODY = validate.And(validate.Length(min=1, max=65_536), not_blank, NO_NUL)
+TAG_LIST = validate.Length(max=20)
+COMMENT_BODY = validate.And(validate.Length(min=1, max=10_000), not_blank, NO_NUL)
+# Offsets beyond a 32-bit integer cannot match anything and overflow some drivers.
+MAX_OFFSET = 2**31 - 1
+
+
+# --- profiles ------------------------------------------------------------------------------------
+
+
+class ProfileSchema(Schema):
+    """Profile: a user as others see them; `following` is the reader's relation to them."""
+
+    username = fields.String(required=True)
+    bio = fields.String(required=True)
+    image = fields.String(required=True)
+    following = fields.Boolean(required=True)
+
+
+ProfileResponse = envelope("profile", ProfileSchema)
+
+
+# --- articles ------------------------------------------------------------------------------------
+
+
+class NewArticleSchema(Schema):
+    """NewArticle: what publishing accepts; tags are trimmed, sorted and de-duplicated later."""
+
+    title = fields.String(required=True, validate=TITLE)
+    description = fields.String(required=True, validate=DESCRIPTION)
+    body = fields.String(required=True, validate=BODY)
+    tag_list = fields.List(TagName(), data_key="tagList", load_default=list, validate=TAG_LIST)
+
+
+class UpdateArticleSchema(Schema):
+    """UpdateArticle: any subset of the fields; tagList (common clients send it) replaces tags."""
+
+    title = fields.String(validate=TITLE)
+    description = fields.String(validate=DESCRIPTION)
+    body = fields.String(validate=BODY)
+    tag_list = fields.List(TagName(), data_key="tagList", validate=TAG_LIST)
+
+
+class ArticleSchema(Schema):
+    """Article: with its author's profile and the reader's favorite state."""
+
+    slug = fields.String(required=True)
+    title = fields.String(required=True)
+    description = fields.String(required=True)
+    body = fields.String(required=True)
+    tag_list = fields.List(fields.String(), data_key="tagList", required=True)
+    created_at = UTCDateTime(data_key="createdAt", required=True)
+    updated_at = UTCDateTime(data_key="updatedAt", required=True)
+    favorited = fields.Boolean(required=True)
+    favorites_count = fields.Integer(data_key="favoritesCount", required=True)
+    author = fields.Nested(ProfileSchema, required=True)
+
+
+class ArticleListItemSchema(ArticleSchema):
+    """An article in a list: everything but the body (spec 1.1.0)."""
+
+    class Meta:
+        exclude = ("body",)
+
+
+class PageArgsSchema(Schema):
+    """Paging query parameters: limit (1-100, default 20) and offset (default 0)."""
+
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
+
+
+class ArticleFilterArgsSchema(PageArgsSchema):
+    """List filters, combinable: exact tag, author username, username who favorited."""
+
+    tag = TagName()
+    author = fields.String(validate=USERNAME)
+    favorited = fields.String(validate=USERNAME)
+
+
+NewArticleRequest = envelope("article", NewArticleSchema)
+UpdateArticleRequest = envelope("article", UpdateArticleSchema)
+ArticleResponse = envelope("article", ArticleSchema)
+ArticlePage = envelope("articles", ArticleListItemSchema, many=True)
+
+
+# --- comments ------------------------------------------------------------------------------------
+
+
+class NewCommentSchema(Schema):
+    """NewComment: the text."""
+
+    body = fields.String(required=True, validate=COMMENT_BODY)
+
+
+class CommentSchema(Schema):
+    """Comment: with its author's profile as the reader sees it."""
+
+    id = fields.Integer(required=True)
+    created_at = UTCDateTime(data_key="createdAt", required=True)
+    updated_at = UTCDateTime(data_key="updatedAt", required=True)
+    body = fields.String(required=True)
+    author = fields.Nested(ProfileSchema, required=True)
+
+
+NewCommentRequest = envelope("comment", NewCommentSchema)
+CommentResponse = envelope("comment", CommentSchema)
+CommentList = envelope("comments", CommentSchema, many=True, count=False)
+
+
+# --- tags ----------------------------------------------------------------------------------------
+
+TagList = envelope("tags", fields.String())

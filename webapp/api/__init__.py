@@ -108,7 +108,7 @@ api = ConduitApi()
 
 def init_app(app: flask.Flask) -> None:
     """Bind the Api and register every resource blueprint under /api."""
-    from . import docs, users
+    from . import articles, comments, docs, profiles, tags, users
 
     api.init_app(app)
     app.register_blueprint(docs.blp)
@@ -121,5 +121,5 @@ def init_app(app: flask.Flask) -> None:
             "description": "'Token <jwt>' as returned by login or registration.",
         },
     )
-    for module in (users,):
+    for module in (users, profiles, articles, comments, tags):
         api.register_blueprint(module.blp)

@@ -1,0 +1,181 @@
+"""The statement budget: every read endpoint issues at most 2 SQL statements, reader resolution
+included, whatever the page size and however many distinct authors, tags and favoriters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.exc import InvalidRequestError
+
+from webapp import queries, security
+from webapp.extensions import db
+from webapp.models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
+
+AUTHORS = 120
+BUDGET = 2
+
+
+def favoriters_of(i: int) -> int:
+    """How many users favorite article i (varies per article, so counts cannot be confused)."""
+    return i % 5 + 1
+
+
+@pytest.fixture
+def world(app) -> dict:
+    """AUTHORS authors with one article each, distinct tags and favoriters, a reader who follows
+    every author and favorites the even articles, and one article commented on by every author."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with app.app_context():
+        users = [
+            User(username=f"author{i}", email=f"author{i}@example.com", password_hash="x")
+            for i in range(AUTHORS)
+        ]
+        reader = User(username="reader", email="reader@example.com", password_hash="x")
+        tags = [Tag(name=f"tag{i:03d}") for i in range(AUTHORS + 1)]
+        db.session.add_all([*users, reader, *tags])
+        db.session.flush()
+        articles = [
+            Article(
+                slug=f"article-{i}",
+                title=f"Article {i}",
+                description="d",
+                body="b",
+                author_id=users[i].id,
+                created_at=start + timedelta(minutes=i),
+            )
+            for i in range(AUTHORS)
+        ]
+        db.session.add_all(articles)
+        db.session.flush()
+        for i, article in enumerate(articles):
+            for tag in (tags[i], tags[i + 1]):
+                db.session.add(ArticleTag(article_id=article.id, tag_id=tag.id))
+            for k in range(favoriters_of(i)):
+                db.session.add(Favorite(user_id=users[(i + k) % AUTHORS].id, article_id=article.id))
+            if i % 2 == 0:
+                db.session.add(Favorite(user_id=reader.id, article_id=article.id))
+            db.session.add(Follow(follower_id=reader.id, followed_id=users[i].id))
+            db.session.add(Comment(body=f"c{i}", article_id=articles[0].id, author_id=users[i].id))
+        db.session.commit()
+        token = security.encode_token(reader.id, app.config["SECRET_KEY"], timedelta(hours=1))
+    return {"headers": {"Authorization": f"Token {token}"}}
+
+
+def expected_article(i: int, reader: bool) -> dict:
+    """What the reader (or an anonymous caller) must see for article i."""
+    return {
+        "slug": f"article-{i}",
+        "tagList": [f"tag{i:03d}", f"tag{i + 1:03d}"],
+        "favoritesCount": favoriters_of(i) + (1 if i % 2 == 0 else 0),
+        "favorited": reader and i % 2 == 0,
+        "author": f"author{i}",
+        "following": reader,
+    }
+
+
+def seen(article: dict) -> dict:
+    return {
+        "slug": article["slug"],
+        "tagList": article["tagList"],
+        "favoritesCount": article["favoritesCount"],
+        "favorited": article["favorited"],
+        "author": article["author"]["username"],
+        "following": article["author"]["following"],
+    }
+
+
+def get(client, statements, url, headers=None):
+    with statements:
+        response = client.get(url, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    assert statements.count <= BUDGET, statements.statements
+    return response.get_json()
+
+
+@pytest.mark.parametrize("limit", [20, 100])
+@pytest.mark.parametrize("as_reader", [False, True])
+def test_article_list(client, statements, world, limit, as_reader):
+    headers = world["headers"] if as_reader else None
+    body = get(client, statements, f"/api/articles?limit={limit}&offset=3", headers)
+    assert body["articlesCount"] == AUTHORS
+    newest = range(AUTHORS - 1 - 3, AUTHORS - 1 - 3 - limit, -1)
+    assert [seen(a) for a in body["articles"]] == [expected_article(i, as_reader) for i in newest]
+    assert len({a["author"]["username"] for a in body["articles"]}) == limit
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["tag=tag050", "author=author7", "favorited=reader&limit=100", "favorited=author3&tag=tag003"],
+)
+def test_filtered_list(client, statements, world, query):
+    body = get(client, statements, f"/api/articles?{query}", world["headers"])
+    assert body["articles"]
+    assert body["articlesCount"] == len(body["articles"])
+
+
+def test_page_past_the_end(client, statements, world):
+    body = get(client, statements, "/api/articles?offset=500", world["headers"])
+    assert body == {"articles": [], "articlesCount": AUTHORS}
+
+
+@pytest.mark.parametrize("limit", [20, 100])
+def test_feed(client, statements, world, limit):
+    body = get(client, statements, f"/api/articles/feed?limit={limit}", world["headers"])
+    assert body["articlesCount"] == AUTHORS
+    newest = range(AUTHORS - 1, AUTHORS - 1 - limit, -1)
+    assert [seen(a) for a in body["articles"]] == [expected_article(i, True) for i in newest]
+
+
+@pytest.mark.parametrize("as_reader", [False, True])
+def test_single_article(client, statements, world, as_reader):
+    headers = world["headers"] if as_reader else None
+    body = get(client, statements, "/api/articles/article-42", headers)
+    assert seen(body["article"]) == expected_article(42, as_reader)
+    assert body["article"]["body"] == "b"
+
+
+@pytest.mark.parametrize("as_reader", [False, True])
+def test_comments(client, statements, world, as_reader):
+    headers = world["headers"] if as_reader else None
+    body = get(client, statements, "/api/articles/article-0/comments", headers)
+    authors = [c["author"] for c in body["comments"]]
+    assert [a["username"] for a in authors] == [f"author{i}" for i in range(AUTHORS)]
+    assert all(a["following"] is as_reader for a in authors)
+
+
+@pytest.mark.parametrize("as_reader", [False, True])
+def test_profile(client, statements, world, as_reader):
+    headers = world["headers"] if as_reader else None
+    body = get(client, statements, "/api/profiles/author9", headers)
+    assert body["profile"]["following"] is as_reader
+
+
+def test_tags(client, statements, world):
+    body = get(client, statements, "/api/tags")
+    assert body["tags"] == [f"tag{i:03d}" for i in range(AUTHORS + 1)]
+
+
+@pytest.mark.parametrize(
+    ("model", "relationship"),
+    [
+        (Article, "author"),
+        (Article, "tags"),
+        (Article, "comments"),
+        (Comment, "author"),
+        (Comment, "article"),
+        (User, "articles"),
+    ],
+)
+def test_relationships_never_load_lazily(app, world, model, relationship):
+    with app.app_context():
+        row = db.session.scalars(db.select(model).limit(1)).one()
+        with pytest.raises(InvalidRequestError, match="lazy='raise'"):
+            getattr(row, relationship)
+
+
+def test_list_items_never_load_the_body(app, world):
+    with app.app_context():
+        page = queries.articles_page(None, limit=1, offset=0)
+        with pytest.raises(InvalidRequestError):
+            _ = page.items[0].body

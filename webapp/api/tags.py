@@ -1,0 +1,16 @@
+"""Tags in use."""
+
+from __future__ import annotations
+
+from .. import queries
+from ..schemas import TagList
+from . import Blueprint
+
+blp = Blueprint("tags", __name__, url_prefix="/api", tag="Tags", description="Tags in use.")
+
+
+@blp.get("/tags")
+@blp.response(200, TagList)
+def list_tags() -> dict[str, list[str]]:
+    """Every tag carried by at least one article, once each."""
+    return {"tags": queries.tag_names()}
