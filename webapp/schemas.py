@@ -262,4 +262,4 @@ CommentList = envelope("comments", CommentSchema, many=True, count=False)
 
 # --- tags ----------------------------------------------------------------------------------------
 
-TagList = envelope("tags", fields.String())
+TagList = envelope("tags", fields.String(), count=False)
