@@ -441,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
         help=f"the fresh database's name ({DEFAULT_DATABASE}); dropped first",
     )
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like Ctrl-C, so the gunicorn context managers stop their servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed: apt-get install wrk")
