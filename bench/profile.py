@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         for lib, seconds in sorted(totals.items(), key=lambda item: -item[1]):
             share = 100 * seconds / whole
             print(f"  {lib:18} {1000 * seconds / args.requests:7.3f} ms/request  {share:5.1f}%")
-        if name == "app":
+        if name == "app" and args.top > 0:
             print(f"\ntop {args.top} functions by cumulative time:")
             stats.sort_stats("cumulative").print_stats(args.top)
     if "reference" in results:
