@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).resolve().parent / "wrk.lua"
 RESULTS = Path(__file__).resolve().parent / "results"
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"
+REFERENCE_CONF = Path(__file__).resolve().parent / "gunicorn_reference.conf.py"
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_DATABASE = "conduit_issue5_bench"
 
@@ -142,13 +143,21 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 3
 
 @contextlib.contextmanager
 def gunicorn(
-    wsgi_app: str, env: dict[str, str], args: argparse.Namespace, log: Path
+    wsgi_app: str,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    log: Path,
+    config: Path = GUNICORN_CONF,
 ) -> Iterator[str]:
-    """Serve wsgi_app under gunicorn on a free loopback port; stop it (and its workers) after."""
+    """Serve wsgi_app under gunicorn on a free loopback port; stop it (and its workers) after.
+
+    With the project's gunicorn.conf.py when there is one (config names the file to pass: the
+    reference gets a copy without the app's hooks), else 2 gthread workers of 4 threads.
+    """
     port = free_port()
     command = [str(Path(sys.executable).with_name("gunicorn"))]
     if GUNICORN_CONF.exists():
-        command += ["--config", str(GUNICORN_CONF)]
+        command += ["--config", str(config)]
     else:
         command += ["--worker-class", "gthread"]
     if args.workers or not GUNICORN_CONF.exists():
@@ -471,7 +480,11 @@ def main(argv: list[str] | None = None) -> int:
         if seeded.has_articles and not args.no_reference:
             ref_env = {"SECRET_KEY": secret_key, "DATABASE_URL": database_url}
             with gunicorn(
-                "bench.reference:app", ref_env, args, RESULTS / f"{stamp}-reference.log"
+                "bench.reference:app",
+                ref_env,
+                args,
+                RESULTS / f"{stamp}-reference.log",
+                config=REFERENCE_CONF,
             ) as ref_url:
                 reference = measure(
                     "hand-written reference (one SQL statement)",
