@@ -100,7 +100,10 @@ class ConduitApi(flask_smorest.Api):
         declared = {tag["name"] for tag in self.spec.to_dict().get("tags", [])}
         for tag in blp.operation_tags:
             if tag not in declared:
-                self.spec.tag({"name": tag})
+                own = tag == blp.tag and blp.description
+                self.spec.tag(
+                    {"name": tag, "description": blp.description} if own else {"name": tag}
+                )
 
 
 api = ConduitApi()
