@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export FLASK_APP := wsgi.py
 
-.PHONY: run test lint format migrate upgrade seed clean
+.PHONY: run test lint format migrate upgrade seed bench clean
 
 $(BIN)/activate: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ lint: $(BIN)/activate
 format: $(BIN)/activate
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Load benchmark on PostgreSQL with wrk (apt-get install wrk); flags: BENCH_ARGS="--help".
+bench: $(BIN)/activate
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 migrate: $(BIN)/activate
 	$(BIN)/flask db migrate -m "$(m)"

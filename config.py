@@ -95,6 +95,19 @@ class Config:
     OPENAPI_VERSION = "3.1.0"
     OPENAPI_URL_PREFIX = "/api"
     OPENAPI_JSON_PATH = "openapi.json"
+    API_SPEC_OPTIONS = {
+        "info": {
+            "description": (
+                "The RealWorld Conduit API. Authenticate with `Authorization: Token <jwt>`; "
+                'every error body is `{"errors": {"body": [...]}}`.'
+            ),
+        },
+        # Relative: the document describes whichever host serves it.
+        "servers": [{"url": "/"}],
+    }
+    # Swagger UI page at /api/docs; its assets are served by the app (webapp/api/docs.py), no CDN.
+    OPENAPI_SWAGGER_UI_PATH = "docs"
+    OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
 
 
 class TestConfig(Config):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -152,11 +153,23 @@ def table_names(app: Flask) -> set[str]:
         return set(inspect(db.engine).get_table_names())
 
 
+def browser_tests_enabled() -> bool:
+    """BROWSER_TESTS=1 (.ci/run sets it) or 0 decides; unset, they run where Chromium is."""
+    setting = os.environ.get("BROWSER_TESTS", "").strip()
+    if setting:
+        return setting == "1"
+    return bool(shutil.which("chromium") and shutil.which("chromedriver"))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect, never skip, `postgres` tests without TEST_DATABASE_URL; CI sets it."""
-    if os.environ.get("TEST_DATABASE_URL"):
-        return
-    deselected = [item for item in items if item.get_closest_marker("postgres")]
+    """Deselect, never skip: `postgres` tests without TEST_DATABASE_URL and `browser` tests
+    without Chromium (see browser_tests_enabled); CI enables both, so there they must pass."""
+    unwanted = set()
+    if not os.environ.get("TEST_DATABASE_URL"):
+        unwanted.add("postgres")
+    if not browser_tests_enabled():
+        unwanted.add("browser")
+    deselected = [item for item in items if any(item.get_closest_marker(name) for name in unwanted)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in items if item not in deselected]

@@ -23,7 +23,16 @@ ENVELOPE_KEYS = frozenset({"user", "article", "comment"})
 class ErrorSchema(Schema):
     """GenericErrorModel: {"errors": {"body": [...], "<field>": [...]}}."""
 
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), required=True)
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        required=True,
+        # Documents what every error carries: a body list beside any per-field lists.
+        metadata={
+            "properties": {"body": {"type": "array", "items": {"type": "string"}}},
+            "required": ["body"],
+        },
+    )
 
 
 class APIError(Exception):

@@ -115,7 +115,7 @@ class UserSchema(Schema):
     """User: the account as its owner sees it, with a fresh access token."""
 
     email = fields.String(required=True)
-    token = fields.Function(issue_token, required=True)
+    token = fields.Function(issue_token, required=True, metadata={"type": "string"})
     username = fields.String(required=True)
     bio = fields.String(required=True)
     image = fields.String(required=True)
@@ -271,4 +271,4 @@ CommentList = envelope("comments", CommentSchema, many=True, count=False)
 
 # --- tags ----------------------------------------------------------------------------------------
 
-TagList = envelope("tags", fields.String())
+TagList = envelope("tags", fields.String(), count=False)

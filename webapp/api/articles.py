@@ -19,7 +19,13 @@ from ..schemas import (
 from ..writes import insert_ignore, new_slug, set_tags
 from . import Blueprint
 
-blp = Blueprint("articles", __name__, url_prefix="/api", description="Articles")
+blp = Blueprint(
+    "articles",
+    __name__,
+    url_prefix="/api",
+    tag="Articles",
+    description="Lists, the feed, one article, publishing, editing and deleting.",
+)
 
 
 def _page(page: queries.Page) -> dict[str, Any]:
@@ -123,7 +129,7 @@ def delete_article(slug: str) -> None:
     db.session.commit()
 
 
-@blp.post("/articles/<slug>/favorite")
+@blp.post("/articles/<slug>/favorite", tags=["Favorites"])
 @blp.response(200, ArticleResponse)
 @blp.errors(401, 404)
 @blp.token_auth()
@@ -137,7 +143,7 @@ def favorite(slug: str) -> dict[str, Article]:
     return {"article": queries.article_by_slug(slug, reader.id)}
 
 
-@blp.delete("/articles/<slug>/favorite")
+@blp.delete("/articles/<slug>/favorite", tags=["Favorites"])
 @blp.response(200, ArticleResponse)
 @blp.errors(401, 404)
 @blp.token_auth()

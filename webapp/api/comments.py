@@ -12,7 +12,9 @@ from ..models import Comment
 from ..schemas import CommentList, CommentResponse, NewCommentRequest
 from . import Blueprint
 
-blp = Blueprint("comments", __name__, url_prefix="/api", description="Comments")
+blp = Blueprint(
+    "comments", __name__, url_prefix="/api", tag="Comments", description="Comments on an article."
+)
 
 # Ids beyond PostgreSQL's integer range cannot exist; the router answers 404 for them.
 COMMENT_ID = "<int(min=1, max=2147483647):comment_id>"

@@ -10,7 +10,13 @@ from ..schemas import ProfileResponse
 from ..writes import insert_ignore
 from . import Blueprint
 
-blp = Blueprint("profiles", __name__, url_prefix="/api", description="Profile")
+blp = Blueprint(
+    "profiles",
+    __name__,
+    url_prefix="/api",
+    tag="Profile",
+    description="Public profiles and following.",
+)
 
 
 @blp.get("/profiles/<username>")

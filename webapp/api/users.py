@@ -13,7 +13,13 @@ from ..models import User
 from ..schemas import LoginRequest, RegisterRequest, UpdateUserRequest, UserResponse
 from . import Blueprint
 
-blp = Blueprint("users", __name__, url_prefix="/api", description="User and Authentication")
+blp = Blueprint(
+    "users",
+    __name__,
+    url_prefix="/api",
+    tag="User and Authentication",
+    description="Registration, login and the current user's account.",
+)
 
 
 def ensure_available(

@@ -1,0 +1,1 @@
+"""Load benchmarks (scripts, not tests): see bench/run.py."""
