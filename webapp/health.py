@@ -9,7 +9,7 @@ from .api import Blueprint, api
 from .extensions import db
 from .schemas import HealthSchema
 
-blp = Blueprint("health", __name__, description="Liveness and readiness probes")
+blp = Blueprint("health", __name__, tag="Health", description="Liveness and readiness probes.")
 
 OK = {"status": "ok"}
 
