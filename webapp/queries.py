@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Row, Select, exists, false, func
+from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, exists, false, func
 from sqlalchemy.orm import contains_eager, with_expression
 
 from .errors import NotFound
@@ -54,14 +55,18 @@ class Page(NamedTuple):
     total: int
 
 
-def following(reader_id: int | None, user_id: Any = User.id) -> ColumnElement[bool]:
+# The reader's id in a statement: a value, a bind parameter, or None for anonymous readers.
+ReaderId = int | ColumnElement[int] | None
+
+
+def following(reader_id: ReaderId, user_id: Any = User.id) -> ColumnElement[bool]:
     """Whether the reader follows the user (false for anonymous readers)."""
     if reader_id is None:
         return false()
     return exists().where(Follow.follower_id == reader_id, Follow.followed_id == user_id)
 
 
-def favorited(reader_id: int | None) -> ColumnElement[bool]:
+def favorited(reader_id: ReaderId) -> ColumnElement[bool]:
     """Whether the reader has favorited the article being selected."""
     if reader_id is None:
         return false()
@@ -89,7 +94,7 @@ def joined_tag_names() -> ColumnElement[str | None]:
     )
 
 
-def _articles(reader_id: int | None, *, body: bool) -> Select[Any]:
+def _articles(reader_id: ReaderId, *, body: bool) -> Select[Any]:
     """One row per article: its columns, author, tags and the reader's facts."""
     columns: list[Any] = [
         Article.slug,
@@ -127,30 +132,56 @@ def _view(row: Row[Any], body: str | None = None) -> ArticleView:
     )
 
 
-def _page(
-    reader_id: int | None, filters: list[ColumnElement[bool]], limit: int, offset: int
-) -> Page:
-    """Newest first, ties broken by id, with the total in the same statement.
+# Article statements are built once per shape (signed in or not, which filters) with every value
+# a bind parameter, so a request only binds values instead of rebuilding the expression tree.
+READER = bindparam("reader_id", type_=Integer)
+FILTERS: dict[str, ColumnElement[bool]] = {
+    "tag": Article.id.in_(
+        db.select(ArticleTag.article_id).join(Tag).where(Tag.name == bindparam("tag"))
+    ),
+    "author": Article.author_id.in_(db.select(User.id).where(User.username == bindparam("author"))),
+    "favorited": Article.id.in_(
+        db.select(Favorite.article_id)
+        .join(User, User.id == Favorite.user_id)
+        .where(User.username == bindparam("favorited"))
+    ),
+    "feed": Article.author_id.in_(
+        db.select(Follow.followed_id).where(Follow.follower_id == READER)
+    ),
+}
+
+
+@cache
+def _page_statements(signed_in: bool, filters: tuple[str, ...]) -> tuple[Select[Any], Select[Any]]:
+    """The page statement (newest first, ties by id, total included) and the bare count.
 
     The total is an uncorrelated scalar subquery (one initplan on PostgreSQL), so the page itself
     can walk the (created_at, id) index and stop after LIMIT rows.
     """
-    count = db.select(func.count()).select_from(Article).where(*filters)
-    stmt = (
-        _articles(reader_id, body=False)
+    conditions = [FILTERS[name] for name in filters]
+    count = db.select(func.count()).select_from(Article).where(*conditions)
+    page = (
+        _articles(READER if signed_in else None, body=False)
         .add_columns(count.scalar_subquery().correlate(None).label("total"))
-        .where(*filters)
+        .where(*conditions)
         .order_by(Article.created_at.desc(), Article.id.desc())
-        .limit(limit)
-        .offset(offset)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
     )
-    rows = db.session.execute(stmt).all()
+    return page, count
+
+
+def _page(reader_id: int | None, filters: dict[str, Any], limit: int, offset: int) -> Page:
+    """One page of the articles matching the filters, and their total, in one statement."""
+    page, count = _page_statements(reader_id is not None, tuple(filters))
+    values = {"reader_id": reader_id, **filters}
+    rows = db.session.execute(page, {**values, "limit": limit, "offset": offset}).all()
     if rows:
         return Page([_view(row) for row in rows], rows[0].total)
     if offset == 0:
         return Page([], 0)
     # Past the end there is no row to carry the total: count separately.
-    return Page([], db.session.scalar(count) or 0)
+    return Page([], db.session.scalar(count, values) or 0)
 
 
 def articles_page(
@@ -163,28 +194,27 @@ def articles_page(
     favorited: str | None = None,
 ) -> Page:
     """Articles matching every given filter (exact tag, author username, favorited by username)."""
-    filters: list[ColumnElement[bool]] = []
-    if tag is not None:
-        tagged = db.select(ArticleTag.article_id).join(Tag).where(Tag.name == tag)
-        filters.append(Article.id.in_(tagged))
-    if author is not None:
-        filters.append(Article.author_id.in_(db.select(User.id).filter_by(username=author)))
-    if favorited is not None:
-        fans = db.select(Favorite.article_id).join(User, User.id == Favorite.user_id)
-        filters.append(Article.id.in_(fans.where(User.username == favorited)))
+    given = {"tag": tag, "author": author, "favorited": favorited}
+    filters = {name: value for name, value in given.items() if value is not None}
     return _page(reader_id, filters, limit, offset)
 
 
 def feed_page(reader_id: int, *, limit: int, offset: int) -> Page:
     """Articles by authors the reader follows, newest first."""
-    followed = db.select(Follow.followed_id).where(Follow.follower_id == reader_id)
-    return _page(reader_id, [Article.author_id.in_(followed)], limit, offset)
+    return _page(reader_id, {"feed": True}, limit, offset)
+
+
+@cache
+def _article_statement(signed_in: bool) -> Select[Any]:
+    """One article by slug, with its body."""
+    reader = READER if signed_in else None
+    return _articles(reader, body=True).where(Article.slug == bindparam("slug"))
 
 
 def article_by_slug(slug: str, reader_id: int | None) -> ArticleView:
     """The article with its body, author, tags and the reader's facts; 404 when there is none."""
-    stmt = _articles(reader_id, body=True).where(Article.slug == slug)
-    row = db.session.execute(stmt).one_or_none()
+    stmt = _article_statement(reader_id is not None)
+    row = db.session.execute(stmt, {"slug": slug, "reader_id": reader_id}).one_or_none()
     if row is None:
         raise NotFound("Article not found.")
     return _view(row, body=row.body)
