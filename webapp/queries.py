@@ -171,10 +171,12 @@ def _page_statements(signed_in: bool, filters: tuple[str, ...]) -> tuple[Select[
     return page, count
 
 
-def _page(reader_id: int | None, filters: dict[str, Any], limit: int, offset: int) -> Page:
-    """One page of the articles matching the filters, and their total, in one statement."""
-    page, count = _page_statements(reader_id is not None, tuple(filters))
-    values = {"reader_id": reader_id, **filters}
+def _page(
+    reader_id: int | None, filters: tuple[str, ...], values: dict[str, str], limit: int, offset: int
+) -> Page:
+    """One page of the articles matching the named FILTERS (given their values), and the total."""
+    page, count = _page_statements(reader_id is not None, filters)
+    values = {"reader_id": reader_id, **values}
     rows = db.session.execute(page, {**values, "limit": limit, "offset": offset}).all()
     if rows:
         return Page([_view(row) for row in rows], rows[0].total)
@@ -195,13 +197,13 @@ def articles_page(
 ) -> Page:
     """Articles matching every given filter (exact tag, author username, favorited by username)."""
     given = {"tag": tag, "author": author, "favorited": favorited}
-    filters = {name: value for name, value in given.items() if value is not None}
-    return _page(reader_id, filters, limit, offset)
+    values = {name: value for name, value in given.items() if value is not None}
+    return _page(reader_id, tuple(values), values, limit, offset)
 
 
 def feed_page(reader_id: int, *, limit: int, offset: int) -> Page:
     """Articles by authors the reader follows, newest first."""
-    return _page(reader_id, {"feed": True}, limit, offset)
+    return _page(reader_id, ("feed",), {}, limit, offset)
 
 
 @cache
