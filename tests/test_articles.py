@@ -425,3 +425,16 @@ def test_list_shows_reader_facts(client, make_user, make_article):
     assert anonymous["favorited"] is False
     assert anonymous["favoritesCount"] == 1
     assert anonymous["author"]["following"] is False
+
+
+def test_tags_are_sorted_by_code_point_everywhere(client, make_user, make_article):
+    jake = make_user("jake")
+    article = make_article(jake, tagList=["b", "a", "B", "é", "Z"])
+    expected = ["B", "Z", "a", "b", "é"]
+    assert article["tagList"] == expected
+    fetched = client.get(f"/api/articles/{article['slug']}").get_json()["article"]
+    listed = client.get("/api/articles?author=jake").get_json()["articles"]
+    feed_reader = make_user("reader")
+    client.post("/api/profiles/jake/follow", headers=feed_reader["headers"])
+    fed = client.get("/api/articles/feed", headers=feed_reader["headers"]).get_json()["articles"]
+    assert fetched["tagList"] == listed[0]["tagList"] == fed[0]["tagList"] == expected

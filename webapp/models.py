@@ -125,10 +125,6 @@ class Article(Timestamped, db.Model):
     body: Mapped[str] = mapped_column(Text)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
 
-    # Per-reader facts, filled by the query that loads the article (see queries.py).
-    favorited: Mapped[bool] = query_expression(default_expr=False)
-    favorites_count: Mapped[int] = query_expression(default_expr=0)
-
     author: Mapped[User] = relationship(back_populates="articles", lazy="raise")
     tags: Mapped[list[Tag]] = relationship(
         secondary="article_tags", lazy="raise", order_by=Tag.name, passive_deletes=True
@@ -136,11 +132,6 @@ class Article(Timestamped, db.Model):
     comments: Mapped[list[Comment]] = relationship(
         back_populates="article", lazy="raise", passive_deletes=True
     )
-
-    @property
-    def tag_list(self) -> list[str]:
-        """Tag names, sorted (the relationship is ordered by name)."""
-        return [tag.name for tag in self.tags]
 
     def __repr__(self) -> str:
         return f"<Article {self.id} {self.slug!r}>"

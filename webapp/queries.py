@@ -1,33 +1,72 @@
-"""Read queries that state what they load: author by join, tags in one selectin statement, and the
-reader's facts (favorited, favoritesCount, following) as subqueries in the same statement."""
+"""Read queries that state what they load. Article reads are one statement each: the columns the
+response needs as rows (author joined; tags, the reader's facts and the page total as subqueries),
+turned into small typed views that the marshmallow schemas dump."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Select, exists, false, func
-from sqlalchemy.orm import contains_eager, defer, selectinload, with_expression
+from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, exists, false, func
+from sqlalchemy.orm import contains_eager, with_expression
 
+from .errors import NotFound
 from .extensions import db
 from .models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
+
+# Joins an article's tag names into one column; tag names cannot contain control characters
+# (schemas.TagName), so the unit separator never occurs inside a name.
+TAG_SEPARATOR = "\x1f"
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileView:
+    """An article's author as the reader sees them (dumped by ProfileSchema)."""
+
+    username: str
+    bio: str
+    image: str
+    following: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleView:
+    """An article as the reader sees it (dumped by ArticleSchema); no body in lists."""
+
+    slug: str
+    title: str
+    description: str
+    tag_list: list[str]
+    created_at: datetime
+    updated_at: datetime
+    favorited: bool
+    favorites_count: int
+    author: ProfileView
+    body: str | None = None
 
 
 class Page(NamedTuple):
     """One page of results and the total number of matches."""
 
-    items: list[Any]
+    items: list[ArticleView]
     total: int
 
 
-def following(reader_id: int | None, user_id: Any = User.id) -> ColumnElement[bool]:
+# The reader's id in a statement: a value, a bind parameter, or None for anonymous readers.
+ReaderId = int | ColumnElement[int] | None
+
+
+def following(reader_id: ReaderId, user_id: Any = User.id) -> ColumnElement[bool]:
     """Whether the reader follows the user (false for anonymous readers)."""
     if reader_id is None:
         return false()
     return exists().where(Follow.follower_id == reader_id, Follow.followed_id == user_id)
 
 
-def favorited(reader_id: int | None) -> ColumnElement[bool]:
+def favorited(reader_id: ReaderId) -> ColumnElement[bool]:
     """Whether the reader has favorited the article being selected."""
     if reader_id is None:
         return false()
@@ -44,40 +83,107 @@ def favorites_count() -> ColumnElement[int]:
     )
 
 
-def _articles(reader_id: int | None) -> Select[Any]:
-    """Articles with author, tags and the reader's facts: one statement plus one for tags."""
+def joined_tag_names() -> ColumnElement[str | None]:
+    """The article's tag names joined by TAG_SEPARATOR (string_agg / group_concat); NULL if none."""
     return (
-        db.select(Article)
-        .join(Article.author)
-        .options(
-            contains_eager(Article.author).with_expression(User.following, following(reader_id)),
-            with_expression(Article.favorited, favorited(reader_id)),
-            with_expression(Article.favorites_count, favorites_count()),
-            selectinload(Article.tags),
-        )
-        # Objects already in the session (just written) get fresh per-reader facts too.
-        .execution_options(populate_existing=True)
+        db.select(func.aggregate_strings(Tag.name, TAG_SEPARATOR))
+        .select_from(ArticleTag)
+        .join(Tag, Tag.id == ArticleTag.tag_id)
+        .where(ArticleTag.article_id == Article.id)
+        .scalar_subquery()
     )
 
 
-def _page(stmt: Select[Any], limit: int, offset: int) -> Page:
-    """Newest first, ties broken by id; the total comes with the rows via count(*) OVER ()."""
-    base = stmt
-    stmt = (
-        stmt.add_columns(func.count().over().label("total"))
-        .options(defer(Article.body, raiseload=True))
+def _articles(reader_id: ReaderId, *, body: bool) -> Select[Any]:
+    """One row per article: its columns, author, tags and the reader's facts."""
+    columns: list[Any] = [
+        Article.slug,
+        Article.title,
+        Article.description,
+        joined_tag_names().label("tags"),
+        Article.created_at,
+        Article.updated_at,
+        favorited(reader_id).label("favorited"),
+        favorites_count().label("favorites_count"),
+        User.username,
+        User.bio,
+        User.image,
+        following(reader_id).label("following"),
+    ]
+    if body:
+        columns.append(Article.body)
+    return db.select(*columns).join(User, User.id == Article.author_id)
+
+
+def _view(row: Row[Any], body: str | None = None) -> ArticleView:
+    """A row of _articles as a view; tag names sorted by code point, as on both databases."""
+    tags = row.tags
+    return ArticleView(
+        slug=row.slug,
+        title=row.title,
+        description=row.description,
+        tag_list=sorted(tags.split(TAG_SEPARATOR)) if tags else [],
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        favorited=bool(row.favorited),
+        favorites_count=row.favorites_count,
+        author=ProfileView(row.username, row.bio, row.image, bool(row.following)),
+        body=body,
+    )
+
+
+# Article statements are built once per shape (signed in or not, which filters) with every value
+# a bind parameter, so a request only binds values instead of rebuilding the expression tree.
+READER = bindparam("reader_id", type_=Integer)
+FILTERS: dict[str, ColumnElement[bool]] = {
+    "tag": Article.id.in_(
+        db.select(ArticleTag.article_id).join(Tag).where(Tag.name == bindparam("tag"))
+    ),
+    "author": Article.author_id.in_(db.select(User.id).where(User.username == bindparam("author"))),
+    "favorited": Article.id.in_(
+        db.select(Favorite.article_id)
+        .join(User, User.id == Favorite.user_id)
+        .where(User.username == bindparam("favorited"))
+    ),
+    "feed": Article.author_id.in_(
+        db.select(Follow.followed_id).where(Follow.follower_id == READER)
+    ),
+}
+
+
+@cache
+def _page_statements(signed_in: bool, filters: tuple[str, ...]) -> tuple[Select[Any], Select[Any]]:
+    """The page statement (newest first, ties by id, total included) and the bare count.
+
+    The total is an uncorrelated scalar subquery (one initplan on PostgreSQL), so the page itself
+    can walk the (created_at, id) index and stop after LIMIT rows.
+    """
+    conditions = [FILTERS[name] for name in filters]
+    count = db.select(func.count()).select_from(Article).where(*conditions)
+    page = (
+        _articles(READER if signed_in else None, body=False)
+        .add_columns(count.scalar_subquery().correlate(None).label("total"))
+        .where(*conditions)
         .order_by(Article.created_at.desc(), Article.id.desc())
-        .limit(limit)
-        .offset(offset)
+        .limit(bindparam("limit", type_=Integer))
+        .offset(bindparam("offset", type_=Integer))
     )
-    rows = db.session.execute(stmt).all()
+    return page, count
+
+
+def _page(
+    reader_id: int | None, filters: tuple[str, ...], values: dict[str, str], limit: int, offset: int
+) -> Page:
+    """One page of the articles matching the named FILTERS (given their values), and the total."""
+    page, count = _page_statements(reader_id is not None, filters)
+    values = {"reader_id": reader_id, **values}
+    rows = db.session.execute(page, {**values, "limit": limit, "offset": offset}).all()
     if rows:
-        return Page([row[0] for row in rows], rows[0].total)
+        return Page([_view(row) for row in rows], rows[0].total)
     if offset == 0:
         return Page([], 0)
-    # Past the end there is no row to carry the total: count separately (no tags to load then).
-    count = db.select(func.count()).select_from(base.with_only_columns(Article.id).subquery())
-    return Page([], db.session.scalar(count) or 0)
+    # Past the end there is no row to carry the total: count separately.
+    return Page([], db.session.scalar(count, values) or 0)
 
 
 def articles_page(
@@ -90,30 +196,30 @@ def articles_page(
     favorited: str | None = None,
 ) -> Page:
     """Articles matching every given filter (exact tag, author username, favorited by username)."""
-    stmt = _articles(reader_id)
-    if tag is not None:
-        stmt = stmt.where(
-            Article.id.in_(db.select(ArticleTag.article_id).join(Tag).where(Tag.name == tag))
-        )
-    if author is not None:
-        stmt = stmt.where(User.username == author)
-    if favorited is not None:
-        fans = db.select(Favorite.article_id).join(User, User.id == Favorite.user_id)
-        stmt = stmt.where(Article.id.in_(fans.where(User.username == favorited)))
-    return _page(stmt, limit, offset)
+    given = {"tag": tag, "author": author, "favorited": favorited}
+    values = {name: value for name, value in given.items() if value is not None}
+    return _page(reader_id, tuple(values), values, limit, offset)
 
 
 def feed_page(reader_id: int, *, limit: int, offset: int) -> Page:
     """Articles by authors the reader follows, newest first."""
-    followed = db.select(Follow.followed_id).where(Follow.follower_id == reader_id)
-    return _page(_articles(reader_id).where(Article.author_id.in_(followed)), limit, offset)
+    return _page(reader_id, ("feed",), {}, limit, offset)
 
 
-def article_by_slug(slug: str, reader_id: int | None) -> Article:
-    """The article with its author, tags and the reader's facts; 404 when there is none."""
-    return db.one_or_404(
-        _articles(reader_id).where(Article.slug == slug), description="Article not found."
-    )
+@cache
+def _article_statement(signed_in: bool) -> Select[Any]:
+    """One article by slug, with its body."""
+    reader = READER if signed_in else None
+    return _articles(reader, body=True).where(Article.slug == bindparam("slug"))
+
+
+def article_by_slug(slug: str, reader_id: int | None) -> ArticleView:
+    """The article with its body, author, tags and the reader's facts; 404 when there is none."""
+    stmt = _article_statement(reader_id is not None)
+    row = db.session.execute(stmt, {"slug": slug, "reader_id": reader_id}).one_or_none()
+    if row is None:
+        raise NotFound("Article not found.")
+    return _view(row, body=row.body)
 
 
 def article_id_by_slug(slug: str) -> int:

@@ -58,7 +58,7 @@ def feed(**args: Any) -> dict[str, Any]:
 @blp.response(201, ArticleResponse)
 @blp.errors(401, 422)
 @blp.token_auth()
-def create_article(payload: dict[str, Any]) -> dict[str, Article]:
+def create_article(payload: dict[str, Any]) -> dict[str, queries.ArticleView]:
     """Publish an article; its slug comes from the title and is unique."""
     reader = auth.require_user()
     data = payload["article"]
@@ -80,7 +80,7 @@ def create_article(payload: dict[str, Any]) -> dict[str, Article]:
 @blp.response(200, ArticleResponse)
 @blp.errors(401, 404)
 @blp.token_auth(optional=True)
-def get_article(slug: str) -> dict[str, Article]:
+def get_article(slug: str) -> dict[str, queries.ArticleView]:
     """One article with its body."""
     return {"article": queries.article_by_slug(slug, auth.reader_id())}
 
@@ -98,7 +98,7 @@ def _own_article(slug: str, reader_id: int) -> Article:
 @blp.response(200, ArticleResponse)
 @blp.errors(401, 403, 404, 422)
 @blp.token_auth()
-def update_article(payload: dict[str, Any], slug: str) -> dict[str, Article]:
+def update_article(payload: dict[str, Any], slug: str) -> dict[str, queries.ArticleView]:
     """Change the author's article; a new title gives a new slug."""
     reader = auth.require_user()
     article = _own_article(slug, reader.id)
@@ -133,7 +133,7 @@ def delete_article(slug: str) -> None:
 @blp.response(200, ArticleResponse)
 @blp.errors(401, 404)
 @blp.token_auth()
-def favorite(slug: str) -> dict[str, Article]:
+def favorite(slug: str) -> dict[str, queries.ArticleView]:
     """Favorite the article; favoriting again changes nothing."""
     reader = auth.require_user()
     insert_ignore(
@@ -147,7 +147,7 @@ def favorite(slug: str) -> dict[str, Article]:
 @blp.response(200, ArticleResponse)
 @blp.errors(401, 404)
 @blp.token_auth()
-def unfavorite(slug: str) -> dict[str, Article]:
+def unfavorite(slug: str) -> dict[str, queries.ArticleView]:
     """Remove the reader's favorite; removing it again changes nothing."""
     reader = auth.require_user()
     article_id = queries.article_id_by_slug(slug)
