@@ -1,6 +1,6 @@
 """Where a request's time goes: cProfile over in-process requests, summed by library.
 
-    .venv/bin/python -m bench.profile --database-url postgresql://.../conduit_issue5_bench \
+    .venv/bin/python -m bench.profile --database-url postgresql://.../conduit_bench \
         --path "/api/articles?limit=20" --reader bench-reader
 
 Run it after `make bench` (which leaves its seeded database behind). The app and the reference

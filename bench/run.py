@@ -42,7 +42,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 GUNICORN_CONF = ROOT / "gunicorn.conf.py"
 REFERENCE_CONF = Path(__file__).resolve().parent / "gunicorn_reference.conf.py"
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-DEFAULT_DATABASE = "conduit_issue5_bench"
+DEFAULT_DATABASE = "conduit_bench"
 
 
 @dataclass(frozen=True)
