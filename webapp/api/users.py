@@ -97,11 +97,8 @@ def update_user(payload: dict[str, Any]) -> dict[str, User]:
     """Change any of the caller's fields; the token stays valid."""
     user = auth.require_user()
     data = payload["user"]
-    ensure_available(
-        data["email"] if data.get("email") not in (None, user.email) else None,
-        data["username"] if data.get("username") not in (None, user.username) else None,
-        exclude_id=user.id,
-    )
+    # The caller's own row is excluded, so re-sending one's own email or username is no conflict.
+    ensure_available(data.get("email"), data.get("username"), exclude_id=user.id)
     if "password" in data:
         user.password_hash = security.hash_password(auth.password_hasher(), data.pop("password"))
     for field in ("email", "username", "bio", "image"):
