@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from conduit_core.models import Favorite
 from tests.test_errors import assert_error_shape
 from webapp.extensions import db
-from webapp.models import Favorite
 
 
 def favorites(app) -> int:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from conduit_core.models import Follow
 from tests.test_errors import assert_error_shape
 from webapp.extensions import db
-from webapp.models import Follow
 
 
 def follows(app) -> int:

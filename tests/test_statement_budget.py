@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.exc import InvalidRequestError
 
-from webapp import security
+from conduit_core import security
+from conduit_core.models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
 from webapp.extensions import db
-from webapp.models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
 
 AUTHORS = 120
 # Statements per read: articles (list, feed, one) are one statement; comments look the article up.

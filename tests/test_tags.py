@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from conduit_core.models import Tag
 from webapp.extensions import db
-from webapp.models import Tag
 
 
 def test_no_tags(client):

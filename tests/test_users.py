@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
+from conduit_core.models import User
 from webapp.extensions import db
-from webapp.models import User
 
 
 def register(

@@ -7,10 +7,11 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from flask import Flask, current_app, g, request
 
-from . import security
+from conduit_core import security
+from conduit_core.models import User
+
 from .errors import Unauthorized
 from .extensions import db
-from .models import User
 
 SCHEME = "Token"
 

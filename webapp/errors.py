@@ -12,9 +12,22 @@ from marshmallow import Schema, fields
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
+from conduit_core.errors import APIError, Forbidden, NotFound, Unauthorized, Unprocessable
+
 from .extensions import db
 
 log = logging.getLogger(__name__)
+
+# The domain errors are shared with the FastAPI variant; views import them from here or the core.
+__all__ = [
+    "APIError",
+    "ErrorSchema",
+    "Forbidden",
+    "NotFound",
+    "Unauthorized",
+    "Unprocessable",
+    "register_error_handlers",
+]
 
 # Request envelopes ({"user": {...}}) whose name is dropped from field paths in error keys.
 ENVELOPE_KEYS = frozenset({"user", "article", "comment"})
@@ -33,47 +46,6 @@ class ErrorSchema(Schema):
             "required": ["body"],
         },
     )
-
-
-class APIError(Exception):
-    """A domain error with an HTTP status; raised anywhere, rendered here."""
-
-    status_code = 400
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-    def body(self) -> dict[str, list[str]]:
-        """The errors object: the message, and under its field when there is one."""
-        if self.field is None:
-            return {"body": [self.message]}
-        return {"body": [f"{self.field} {self.message}"], self.field: [self.message]}
-
-
-class Unauthorized(APIError):
-    """Missing or invalid credentials."""
-
-    status_code = 401
-
-
-class Forbidden(APIError):
-    """Authenticated, but not allowed to act on this resource."""
-
-    status_code = 403
-
-
-class NotFound(APIError):
-    """No such record."""
-
-    status_code = 404
-
-
-class Unprocessable(APIError):
-    """Well-formed request whose content is invalid or conflicts with existing data."""
-
-    status_code = 422
 
 
 def error_response(

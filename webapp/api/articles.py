@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import auth, queries
+from conduit_core import queries
+from conduit_core.models import Article, Favorite, utcnow
+from conduit_core.writes import insert_ignore, new_slug, set_tags
+
+from .. import auth
 from ..errors import Forbidden
 from ..extensions import db
-from ..models import Article, Favorite, utcnow
 from ..schemas import (
     ArticleFilterArgsSchema,
     ArticlePage,
@@ -16,7 +19,6 @@ from ..schemas import (
     PageArgsSchema,
     UpdateArticleRequest,
 )
-from ..writes import insert_ignore, new_slug, set_tags
 from . import Blueprint
 
 blp = Blueprint(
@@ -40,7 +42,7 @@ def _page(page: queries.Page) -> dict[str, Any]:
 @blp.token_auth(optional=True)
 def list_articles(**args: Any) -> dict[str, Any]:
     """Newest articles first, filtered by tag, author and favorited (all exact, combinable)."""
-    return _page(queries.articles_page(auth.reader_id(), **args))
+    return _page(queries.articles_page(db.session, auth.reader_id(), **args))
 
 
 @blp.get("/articles/feed")
@@ -50,7 +52,7 @@ def list_articles(**args: Any) -> dict[str, Any]:
 @blp.token_auth()
 def feed(**args: Any) -> dict[str, Any]:
     """Newest articles by authors the reader follows."""
-    return _page(queries.feed_page(auth.require_user_id(), **args))
+    return _page(queries.feed_page(db.session, auth.require_user_id(), **args))
 
 
 @blp.post("/articles")
@@ -71,9 +73,9 @@ def create_article(payload: dict[str, Any]) -> dict[str, queries.ArticleView]:
     )
     db.session.add(article)
     db.session.flush()
-    set_tags(article.id, data["tag_list"])
+    set_tags(db.session, article.id, data["tag_list"])
     db.session.commit()
-    return {"article": queries.article_by_slug(article.slug, reader.id)}
+    return {"article": queries.article_by_slug(db.session, article.slug, reader.id)}
 
 
 @blp.get("/articles/<slug>")
@@ -82,12 +84,12 @@ def create_article(payload: dict[str, Any]) -> dict[str, queries.ArticleView]:
 @blp.token_auth(optional=True)
 def get_article(slug: str) -> dict[str, queries.ArticleView]:
     """One article with its body."""
-    return {"article": queries.article_by_slug(slug, auth.reader_id())}
+    return {"article": queries.article_by_slug(db.session, slug, auth.reader_id())}
 
 
 def _own_article(slug: str, reader_id: int) -> Article:
     """The article, if the reader wrote it: 404 when missing, 403 when someone else's."""
-    article = queries.article_for_update(slug)
+    article = queries.article_for_update(db.session, slug)
     if article.author_id != reader_id:
         raise Forbidden("Only the author can change this article.")
     return article
@@ -109,11 +111,11 @@ def update_article(payload: dict[str, Any], slug: str) -> dict[str, queries.Arti
         if field in data:
             setattr(article, field, data[field])
     if "tag_list" in data:
-        set_tags(article.id, data["tag_list"])
+        set_tags(db.session, article.id, data["tag_list"])
         # A tags-only edit is still an edit: bump updatedAt (onupdate fires only on column changes).
         article.updated_at = utcnow()
     db.session.commit()
-    return {"article": queries.article_by_slug(article.slug, reader.id)}
+    return {"article": queries.article_by_slug(db.session, article.slug, reader.id)}
 
 
 @blp.delete("/articles/<slug>")
@@ -137,10 +139,12 @@ def favorite(slug: str) -> dict[str, queries.ArticleView]:
     """Favorite the article; favoriting again changes nothing."""
     reader = auth.require_user()
     insert_ignore(
-        Favorite, [{"user_id": reader.id, "article_id": queries.article_id_by_slug(slug)}]
+        db.session,
+        Favorite,
+        [{"user_id": reader.id, "article_id": queries.article_id_by_slug(db.session, slug)}],
     )
     db.session.commit()
-    return {"article": queries.article_by_slug(slug, reader.id)}
+    return {"article": queries.article_by_slug(db.session, slug, reader.id)}
 
 
 @blp.delete("/articles/<slug>/favorite", tags=["Favorites"])
@@ -150,7 +154,7 @@ def favorite(slug: str) -> dict[str, queries.ArticleView]:
 def unfavorite(slug: str) -> dict[str, queries.ArticleView]:
     """Remove the reader's favorite; removing it again changes nothing."""
     reader = auth.require_user()
-    article_id = queries.article_id_by_slug(slug)
+    article_id = queries.article_id_by_slug(db.session, slug)
     db.session.execute(db.delete(Favorite).filter_by(user_id=reader.id, article_id=article_id))
     db.session.commit()
-    return {"article": queries.article_by_slug(slug, reader.id)}
+    return {"article": queries.article_by_slug(db.session, slug, reader.id)}

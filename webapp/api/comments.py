@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .. import auth, queries
+from conduit_core import queries
+from conduit_core.models import Comment
+
+from .. import auth
 from ..errors import Forbidden
 from ..extensions import db
-from ..models import Comment
 from ..schemas import CommentList, CommentResponse, NewCommentRequest
 from . import Blueprint
 
@@ -26,7 +28,7 @@ COMMENT_ID = "<int(min=1, max=2147483647):comment_id>"
 @blp.token_auth(optional=True)
 def list_comments(slug: str) -> dict[str, Sequence[Comment]]:
     """The article's comments, oldest first; `author.following` is the reader's."""
-    return {"comments": queries.comments_for_article(slug, auth.reader_id())}
+    return {"comments": queries.comments_for_article(db.session, slug, auth.reader_id())}
 
 
 @blp.post("/articles/<slug>/comments")
@@ -38,7 +40,9 @@ def add_comment(payload: dict[str, Any], slug: str) -> dict[str, Comment]:
     """Comment on the article (the spec answers 200)."""
     reader = auth.require_user()
     comment = Comment(
-        body=payload["comment"]["body"], article_id=queries.article_id_by_slug(slug), author=reader
+        body=payload["comment"]["body"],
+        article_id=queries.article_id_by_slug(db.session, slug),
+        author=reader,
     )
     db.session.add(comment)
     db.session.commit()
@@ -52,7 +56,7 @@ def add_comment(payload: dict[str, Any], slug: str) -> dict[str, Comment]:
 def delete_comment(slug: str, comment_id: int) -> None:
     """Delete one's own comment; a comment of another article is 404."""
     reader = auth.require_user()
-    comment = queries.comment_in_article(slug, comment_id)
+    comment = queries.comment_in_article(db.session, slug, comment_id)
     if comment.author_id != reader.id:
         raise Forbidden("Only the author can delete this comment.")
     db.session.delete(comment)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from .. import auth, queries
+from conduit_core import queries
+from conduit_core.models import Follow, User
+from conduit_core.writes import insert_ignore
+
+from .. import auth
 from ..errors import Unprocessable
 from ..extensions import db
-from ..models import Follow, User
 from ..schemas import ProfileResponse
-from ..writes import insert_ignore
 from . import Blueprint
 
 blp = Blueprint(
@@ -25,7 +27,7 @@ blp = Blueprint(
 @blp.token_auth(optional=True)
 def get_profile(username: str) -> dict[str, User]:
     """A user's profile; `following` is true only for a reader who follows them."""
-    return {"profile": queries.profile_by_username(username, auth.reader_id())}
+    return {"profile": queries.profile_by_username(db.session, username, auth.reader_id())}
 
 
 @blp.post("/profiles/<username>/follow")
@@ -35,12 +37,12 @@ def get_profile(username: str) -> dict[str, User]:
 def follow(username: str) -> dict[str, User]:
     """Follow a user; following again changes nothing."""
     reader = auth.require_user()
-    target = queries.user_by_username(username)
+    target = queries.user_by_username(db.session, username)
     if target.id == reader.id:
         raise Unprocessable("You cannot follow yourself.")
-    insert_ignore(Follow, [{"follower_id": reader.id, "followed_id": target.id}])
+    insert_ignore(db.session, Follow, [{"follower_id": reader.id, "followed_id": target.id}])
     db.session.commit()
-    return {"profile": queries.profile_by_username(username, reader.id)}
+    return {"profile": queries.profile_by_username(db.session, username, reader.id)}
 
 
 @blp.delete("/profiles/<username>/follow")
@@ -50,7 +52,7 @@ def follow(username: str) -> dict[str, User]:
 def unfollow(username: str) -> dict[str, User]:
     """Stop following a user; unfollowing again changes nothing."""
     reader = auth.require_user()
-    target = queries.user_by_username(username)
+    target = queries.user_by_username(db.session, username)
     db.session.execute(db.delete(Follow).filter_by(follower_id=reader.id, followed_id=target.id))
     db.session.commit()
-    return {"profile": queries.profile_by_username(username, reader.id)}
+    return {"profile": queries.profile_by_username(db.session, username, reader.id)}

@@ -6,10 +6,12 @@ from typing import Any
 
 from sqlalchemy import or_
 
-from .. import auth, security
+from conduit_core import security
+from conduit_core.models import User
+
+from .. import auth
 from ..errors import Unauthorized, Unprocessable
 from ..extensions import db
-from ..models import User
 from ..schemas import LoginRequest, RegisterRequest, UpdateUserRequest, UserResponse
 from . import Blueprint
 

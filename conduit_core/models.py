@@ -1,4 +1,6 @@
-"""Typed ORM models. Relationships navigate; they never load lazily (lazy="raise")."""
+"""Typed ORM models on a plain declarative base, shared by the Flask app and the FastAPI variant.
+
+Relationships navigate; they never load lazily (lazy="raise")."""
 
 from __future__ import annotations
 
@@ -10,12 +12,26 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
     Text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, query_expression, relationship
 
-from .extensions import db
+# Stable constraint names, so migrations (and SQLite batch mode) can address them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base whose metadata carries the naming convention; no framework attached."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 def utcnow() -> datetime:
@@ -32,7 +48,7 @@ class Timestamped:
     )
 
 
-class User(Timestamped, db.Model):
+class User(Timestamped, Base):
     """A registered account; also the public profile of its author."""
 
     __tablename__ = "users"
@@ -54,7 +70,7 @@ class User(Timestamped, db.Model):
         return f"<User {self.id} {self.username!r}>"
 
 
-class Follow(db.Model):
+class Follow(Base):
     """follower follows followed."""
 
     __tablename__ = "follows"
@@ -72,7 +88,7 @@ class Follow(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Tag(db.Model):
+class Tag(Base):
     """A tag name, shared by every article that carries it."""
 
     __tablename__ = "tags"
@@ -81,7 +97,7 @@ class Tag(db.Model):
     name: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-class ArticleTag(db.Model):
+class ArticleTag(Base):
     """Link between an article and one of its tags."""
 
     __tablename__ = "article_tags"
@@ -93,7 +109,7 @@ class ArticleTag(db.Model):
     tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
 
 
-class Favorite(db.Model):
+class Favorite(Base):
     """user favorited article."""
 
     __tablename__ = "favorites"
@@ -108,7 +124,7 @@ class Favorite(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Article(Timestamped, db.Model):
+class Article(Timestamped, Base):
     """A published article."""
 
     __tablename__ = "articles"
@@ -137,7 +153,7 @@ class Article(Timestamped, db.Model):
         return f"<Article {self.id} {self.slug!r}>"
 
 
-class Comment(Timestamped, db.Model):
+class Comment(Timestamped, Base):
     """A comment on an article."""
 
     __tablename__ = "comments"

@@ -1,4 +1,4 @@
-"""Password hashing (argon2id) and access tokens (JWT, HS256). No Flask here."""
+"""Password hashing (argon2id) and access tokens (JWT, HS256). No web framework here."""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """Read queries that state what they load. Article reads are one statement each: the columns the
 response needs as rows (author joined; tags, the reader's facts and the page total as subqueries),
-turned into small typed views that the marshmallow schemas dump."""
+turned into small typed views that each app's output models dump.
+
+Every function takes the session it runs in: the Flask app passes Flask-SQLAlchemy's session, the
+FastAPI variant the session its `get_db` dependency opened for the request."""
 
 from __future__ import annotations
 
@@ -10,11 +13,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, exists, false, func
-from sqlalchemy.orm import contains_eager, with_expression
+from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, exists, false, func, select
+from sqlalchemy.orm import Session, contains_eager, with_expression
 
 from .errors import NotFound
-from .extensions import db
 from .models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
 
 # Joins an article's tag names into one column; tag names cannot contain control characters
@@ -76,7 +78,7 @@ def favorited(reader_id: ReaderId) -> ColumnElement[bool]:
 def favorites_count() -> ColumnElement[int]:
     """How many users favorited the article being selected (a correlated count)."""
     return (
-        db.select(func.count())
+        select(func.count())
         .select_from(Favorite)
         .where(Favorite.article_id == Article.id)
         .scalar_subquery()
@@ -86,7 +88,7 @@ def favorites_count() -> ColumnElement[int]:
 def joined_tag_names() -> ColumnElement[str | None]:
     """The article's tag names joined by TAG_SEPARATOR (string_agg / group_concat); NULL if none."""
     return (
-        db.select(func.aggregate_strings(Tag.name, TAG_SEPARATOR))
+        select(func.aggregate_strings(Tag.name, TAG_SEPARATOR))
         .select_from(ArticleTag)
         .join(Tag, Tag.id == ArticleTag.tag_id)
         .where(ArticleTag.article_id == Article.id)
@@ -112,7 +114,7 @@ def _articles(reader_id: ReaderId, *, body: bool) -> Select[Any]:
     ]
     if body:
         columns.append(Article.body)
-    return db.select(*columns).join(User, User.id == Article.author_id)
+    return select(*columns).join(User, User.id == Article.author_id)
 
 
 def _view(row: Row[Any], body: str | None = None) -> ArticleView:
@@ -137,17 +139,15 @@ def _view(row: Row[Any], body: str | None = None) -> ArticleView:
 READER = bindparam("reader_id", type_=Integer)
 FILTERS: dict[str, ColumnElement[bool]] = {
     "tag": Article.id.in_(
-        db.select(ArticleTag.article_id).join(Tag).where(Tag.name == bindparam("tag"))
+        select(ArticleTag.article_id).join(Tag).where(Tag.name == bindparam("tag"))
     ),
-    "author": Article.author_id.in_(db.select(User.id).where(User.username == bindparam("author"))),
+    "author": Article.author_id.in_(select(User.id).where(User.username == bindparam("author"))),
     "favorited": Article.id.in_(
-        db.select(Favorite.article_id)
+        select(Favorite.article_id)
         .join(User, User.id == Favorite.user_id)
         .where(User.username == bindparam("favorited"))
     ),
-    "feed": Article.author_id.in_(
-        db.select(Follow.followed_id).where(Follow.follower_id == READER)
-    ),
+    "feed": Article.author_id.in_(select(Follow.followed_id).where(Follow.follower_id == READER)),
 }
 
 
@@ -159,7 +159,7 @@ def _page_statements(signed_in: bool, filters: tuple[str, ...]) -> tuple[Select[
     can walk the (created_at, id) index and stop after LIMIT rows.
     """
     conditions = [FILTERS[name] for name in filters]
-    count = db.select(func.count()).select_from(Article).where(*conditions)
+    count = select(func.count()).select_from(Article).where(*conditions)
     page = (
         _articles(READER if signed_in else None, body=False)
         .add_columns(count.scalar_subquery().correlate(None).label("total"))
@@ -172,21 +172,27 @@ def _page_statements(signed_in: bool, filters: tuple[str, ...]) -> tuple[Select[
 
 
 def _page(
-    reader_id: int | None, filters: tuple[str, ...], values: dict[str, str], limit: int, offset: int
+    session: Session,
+    reader_id: int | None,
+    filters: tuple[str, ...],
+    values: dict[str, str],
+    limit: int,
+    offset: int,
 ) -> Page:
     """One page of the articles matching the named FILTERS (given their values), and the total."""
     page, count = _page_statements(reader_id is not None, filters)
     values = {"reader_id": reader_id, **values}
-    rows = db.session.execute(page, {**values, "limit": limit, "offset": offset}).all()
+    rows = session.execute(page, {**values, "limit": limit, "offset": offset}).all()
     if rows:
         return Page([_view(row) for row in rows], rows[0].total)
     if offset == 0:
         return Page([], 0)
     # Past the end there is no row to carry the total: count separately.
-    return Page([], db.session.scalar(count, values) or 0)
+    return Page([], session.scalar(count, values) or 0)
 
 
 def articles_page(
+    session: Session,
     reader_id: int | None,
     *,
     limit: int,
@@ -198,12 +204,12 @@ def articles_page(
     """Articles matching every given filter (exact tag, author username, favorited by username)."""
     given = {"tag": tag, "author": author, "favorited": favorited}
     values = {name: value for name, value in given.items() if value is not None}
-    return _page(reader_id, tuple(values), values, limit, offset)
+    return _page(session, reader_id, tuple(values), values, limit, offset)
 
 
-def feed_page(reader_id: int, *, limit: int, offset: int) -> Page:
+def feed_page(session: Session, reader_id: int, *, limit: int, offset: int) -> Page:
     """Articles by authors the reader follows, newest first."""
-    return _page(reader_id, ("feed",), {}, limit, offset)
+    return _page(session, reader_id, ("feed",), {}, limit, offset)
 
 
 @cache
@@ -213,50 +219,54 @@ def _article_statement(signed_in: bool) -> Select[Any]:
     return _articles(reader, body=True).where(Article.slug == bindparam("slug"))
 
 
-def article_by_slug(slug: str, reader_id: int | None) -> ArticleView:
+def article_by_slug(session: Session, slug: str, reader_id: int | None) -> ArticleView:
     """The article with its body, author, tags and the reader's facts; 404 when there is none."""
     stmt = _article_statement(reader_id is not None)
-    row = db.session.execute(stmt, {"slug": slug, "reader_id": reader_id}).one_or_none()
+    row = session.execute(stmt, {"slug": slug, "reader_id": reader_id}).one_or_none()
     if row is None:
         raise NotFound("Article not found.")
     return _view(row, body=row.body)
 
 
-def article_id_by_slug(slug: str) -> int:
+def _one(session: Session, stmt: Select[Any], message: str) -> Any:
+    """The statement's one result; NotFound with the message when there is none."""
+    result = session.execute(stmt).scalar_one_or_none()
+    if result is None:
+        raise NotFound(message)
+    return result
+
+
+def article_id_by_slug(session: Session, slug: str) -> int:
     """Just the id of the article with this slug; 404 when there is none."""
-    return db.one_or_404(
-        db.select(Article.id).filter_by(slug=slug), description="Article not found."
-    )
+    return _one(session, select(Article.id).filter_by(slug=slug), "Article not found.")
 
 
-def article_for_update(slug: str) -> Article:
+def article_for_update(session: Session, slug: str) -> Article:
     """The bare article row (no relationships), for its author to change or delete; 404 if none."""
-    return db.one_or_404(db.select(Article).filter_by(slug=slug), description="Article not found.")
+    return _one(session, select(Article).filter_by(slug=slug), "Article not found.")
 
 
-def profile_by_username(username: str, reader_id: int | None) -> User:
+def profile_by_username(session: Session, username: str, reader_id: int | None) -> User:
     """The user with the reader's `following`; 404 when there is none."""
     stmt = (
-        db.select(User)
+        select(User)
         .filter_by(username=username)
         .options(with_expression(User.following, following(reader_id)))
         .execution_options(populate_existing=True)
     )
-    return db.one_or_404(stmt, description="Profile not found.")
+    return _one(session, stmt, "Profile not found.")
 
 
-def user_by_username(username: str) -> User:
+def user_by_username(session: Session, username: str) -> User:
     """The bare user row; 404 when there is none."""
-    return db.one_or_404(
-        db.select(User).filter_by(username=username), description="Profile not found."
-    )
+    return _one(session, select(User).filter_by(username=username), "Profile not found.")
 
 
-def comments_for_article(slug: str, reader_id: int | None) -> Sequence[Comment]:
+def comments_for_article(session: Session, slug: str, reader_id: int | None) -> Sequence[Comment]:
     """An article's comments, oldest first, with authors and the reader's `following`."""
-    article_id = article_id_by_slug(slug)
+    article_id = article_id_by_slug(session, slug)
     stmt = (
-        db.select(Comment)
+        select(Comment)
         .join(Comment.author)
         .options(
             contains_eager(Comment.author).with_expression(User.following, following(reader_id))
@@ -265,20 +275,20 @@ def comments_for_article(slug: str, reader_id: int | None) -> Sequence[Comment]:
         .order_by(Comment.id)
         .execution_options(populate_existing=True)
     )
-    return db.session.scalars(stmt).all()
+    return session.scalars(stmt).all()
 
 
-def comment_in_article(slug: str, comment_id: int) -> Comment:
+def comment_in_article(session: Session, slug: str, comment_id: int) -> Comment:
     """The comment with this id on the article with this slug; 404 otherwise."""
     stmt = (
-        db.select(Comment)
+        select(Comment)
         .join(Article, Article.id == Comment.article_id)
         .where(Comment.id == comment_id, Article.slug == slug)
     )
-    return db.one_or_404(stmt, description="Comment not found.")
+    return _one(session, stmt, "Comment not found.")
 
 
-def tag_names() -> list[str]:
+def tag_names(session: Session) -> list[str]:
     """Every tag carried by at least one article, once each, by name."""
     in_use = exists().where(ArticleTag.tag_id == Tag.id)
-    return list(db.session.scalars(db.select(Tag.name).where(in_use).order_by(Tag.name)))
+    return list(session.scalars(select(Tag.name).where(in_use).order_by(Tag.name)))

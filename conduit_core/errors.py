@@ -1,0 +1,44 @@
+"""Domain errors: raised by the shared code and the views, rendered by each app's error boundary."""
+
+from __future__ import annotations
+
+
+class APIError(Exception):
+    """A domain error with an HTTP status; raised anywhere, rendered at the app's boundary."""
+
+    status_code = 400
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    def body(self) -> dict[str, list[str]]:
+        """The errors object: the message, and under its field when there is one."""
+        if self.field is None:
+            return {"body": [self.message]}
+        return {"body": [f"{self.field} {self.message}"], self.field: [self.message]}
+
+
+class Unauthorized(APIError):
+    """Missing or invalid credentials."""
+
+    status_code = 401
+
+
+class Forbidden(APIError):
+    """Authenticated, but not allowed to act on this resource."""
+
+    status_code = 403
+
+
+class NotFound(APIError):
+    """No such record."""
+
+    status_code = 404
+
+
+class Unprocessable(APIError):
+    """Well-formed request whose content is invalid or conflicts with existing data."""
+
+    status_code = 422
