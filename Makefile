@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export FLASK_APP := wsgi.py
 
-.PHONY: run test lint format migrate upgrade seed bench clean
+.PHONY: run run-fastapi test lint format migrate upgrade seed bench clean
 
 $(BIN)/activate: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,18 @@ run: $(BIN)/activate
 	$(BIN)/flask db upgrade
 	HOST=127.0.0.1 PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
-test: $(BIN)/activate
+# The FastAPI variant's packages, on top of the runtime: only the targets that run it install them.
+FASTAPI_STAMP := $(VENV)/.fastapi-installed
+$(FASTAPI_STAMP): $(BIN)/activate requirements-fastapi.txt
+	$(BIN)/pip install --quiet -r requirements-fastapi.txt
+	touch $(FASTAPI_STAMP)
+
+# The FastAPI variant on the same database (the schema comes from the same migrations).
+run-fastapi: $(FASTAPI_STAMP)
+	$(BIN)/flask db upgrade
+	$(BIN)/uvicorn fastapi_variant.main:app --host 127.0.0.1 --port $${PORT:-8001} --workers $${WEB_CONCURRENCY:-2}
+
+test: $(BIN)/activate $(FASTAPI_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/activate
@@ -29,7 +40,7 @@ format: $(BIN)/activate
 	$(BIN)/ruff format .
 
 # Load benchmark on PostgreSQL with wrk (apt-get install wrk); flags: BENCH_ARGS="--help".
-bench: $(BIN)/activate
+bench: $(BIN)/activate $(FASTAPI_STAMP)
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 migrate: $(BIN)/activate

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+from sqlalchemy import exc as sa_exc
+
 
 class APIError(Exception):
     """A domain error with an HTTP status; raised anywhere, rendered at the app's boundary."""
@@ -42,3 +46,19 @@ class Unprocessable(APIError):
     """Well-formed request whose content is invalid or conflicts with existing data."""
 
     status_code = 422
+
+
+# "uq_users_email" (PostgreSQL, our naming convention) or "UNIQUE constraint failed: users.email".
+_UNIQUE_SQLITE = re.compile(r"UNIQUE constraint failed: \w+\.(\w+)")
+_UNIQUE_NAME = re.compile(r"^uq_[a-z]+_(\w+)$")
+
+
+def unique_violation_field(error: sa_exc.IntegrityError) -> str | None:
+    """The column a unique violation is about, when it can be told."""
+    diag = getattr(error.orig, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    if name and (match := _UNIQUE_NAME.match(name)):
+        return match.group(1)
+    if match := _UNIQUE_SQLITE.search(str(error.orig)):
+        return match.group(1)
+    return None

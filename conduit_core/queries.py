@@ -13,10 +13,21 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, exists, false, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    bindparam,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session, contains_eager, with_expression
 
-from .errors import NotFound
+from .errors import NotFound, Unprocessable
 from .models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
 
 # Joins an article's tag names into one column; tag names cannot contain control characters
@@ -292,3 +303,24 @@ def tag_names(session: Session) -> list[str]:
     """Every tag carried by at least one article, once each, by name."""
     in_use = exists().where(ArticleTag.tag_id == Tag.id)
     return list(session.scalars(select(Tag.name).where(in_use).order_by(Tag.name)))
+
+
+def ensure_available(
+    session: Session, email: str | None, username: str | None, exclude_id: int | None = None
+) -> None:
+    """422 when another account already has this email or username (one query)."""
+    conditions = []
+    if email is not None:
+        conditions.append(User.email == email)
+    if username is not None:
+        conditions.append(User.username == username)
+    if not conditions:
+        return
+    stmt = select(User.email, User.username).where(or_(*conditions))
+    if exclude_id is not None:
+        stmt = stmt.where(User.id != exclude_id)
+    for taken_email, taken_username in session.execute(stmt.limit(2)):
+        if taken_email == email:
+            raise Unprocessable("has already been taken", "email")
+        if taken_username == username:
+            raise Unprocessable("has already been taken", "username")

@@ -1,5 +1,8 @@
 """Fixtures: one schema per test session (built by the migrations), a fresh app per test,
-tables emptied after each test, and a counter of the SQL statements a request issues."""
+tables emptied after each test, and a counter of the SQL statements a request issues.
+
+Test modules marked `contract` describe the API's behaviour: their `client` is parametrized over
+both apps, the Flask app and the FastAPI variant (fastapi_variant/), on the same database."""
 
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import event, inspect, text
 
@@ -75,9 +77,117 @@ def app(database_url: str, _schema: None) -> Iterator[Flask]:
         db.engine.dispose()
 
 
+APPS = ("flask", "fastapi")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """In `contract` modules every test that uses the client runs once per app."""
+    marker = metafunc.definition.get_closest_marker
+    if "app_kind" in metafunc.fixturenames and marker("contract") and not marker("flask_only"):
+        metafunc.parametrize("app_kind", APPS, indirect=True)
+
+
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    """HTTP client for the app."""
+def app_kind(request: pytest.FixtureRequest) -> str:
+    """Which app the client talks to: "flask" unless a contract test is parametrized."""
+    return getattr(request, "param", "flask")
+
+
+@pytest.fixture(scope="session")
+def fastapi_app(database_url: str, _schema: None) -> Iterator[Any]:
+    """The FastAPI variant on the test database, with the test settings.
+
+    Its settings are read once, when it is imported: the environment is set for the import only.
+    """
+    env = {
+        "APP_ENV": "testing",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": TestConfig.SECRET_KEY,
+        "ARGON2_TIME_COST": str(TestConfig.ARGON2_TIME_COST),
+        "ARGON2_MEMORY_COST": str(TestConfig.ARGON2_MEMORY_COST),
+        "ARGON2_PARALLELISM": str(TestConfig.ARGON2_PARALLELISM),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        from fastapi_variant.main import app
+
+    yield app
+    from fastapi_variant.database import engine
+
+    engine.dispose()
+
+
+class FastAPIResponse:
+    """An httpx response seen through the Flask test response's interface."""
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
+        self.status_code: int = response.status_code
+        self.headers = response.headers
+
+    @property
+    def is_json(self) -> bool:
+        return self.headers.get("content-type", "").startswith("application/json")
+
+    def get_json(self) -> Any:
+        return self.response.json() if self.is_json else None
+
+    def get_data(self, as_text: bool = False) -> str | bytes:
+        return self.response.text if as_text else self.response.content
+
+
+class FastAPIClient:
+    """The FastAPI TestClient with the Flask test client's call signature (json=, data=,
+    content_type=, headers=, query_string=), so one test body drives both apps."""
+
+    def __init__(self, app: Any) -> None:
+        from fastapi.testclient import TestClient
+
+        # Unhandled errors become the 500 response, as a server would send, instead of raising.
+        self.client = TestClient(app, raise_server_exceptions=False)
+
+    def open(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: str | bytes | None = None,
+        content_type: str | None = None,
+        headers: dict[str, str] | None = None,
+        query_string: dict[str, Any] | None = None,
+    ) -> FastAPIResponse:
+        headers = dict(headers or {})
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        content = data.encode() if isinstance(data, str) else data
+        response = self.client.request(
+            method, path, json=json, content=content, headers=headers, params=query_string
+        )
+        return FastAPIResponse(response)
+
+    def get(self, path: str, **kwargs: Any) -> FastAPIResponse:
+        return self.open("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> FastAPIResponse:
+        return self.open("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> FastAPIResponse:
+        return self.open("PUT", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> FastAPIResponse:
+        return self.open("DELETE", path, **kwargs)
+
+    def options(self, path: str, **kwargs: Any) -> FastAPIResponse:
+        return self.open("OPTIONS", path, **kwargs)
+
+
+@pytest.fixture
+def client(app: Flask, app_kind: str, request: pytest.FixtureRequest) -> Any:
+    """HTTP client for the app under test (both apps share the database that `app` empties)."""
+    if app_kind == "fastapi":
+        return FastAPIClient(request.getfixturevalue("fastapi_app"))
     return app.test_client()
 
 
@@ -87,7 +197,7 @@ _counter = itertools.count(1)
 class UserFactory:
     """Registers users through the API and returns their token and auth headers."""
 
-    def __init__(self, client: FlaskClient) -> None:
+    def __init__(self, client: Any) -> None:
         self.client = client
 
     def __call__(
@@ -106,7 +216,7 @@ class UserFactory:
 
 
 @pytest.fixture
-def make_user(client: FlaskClient) -> UserFactory:
+def make_user(client: Any) -> UserFactory:
     """Factory: make_user("alice") registers alice and returns her user with headers."""
     return UserFactory(client)
 
@@ -137,11 +247,14 @@ class StatementCounter:
 
 
 @pytest.fixture
-def statements(app: Flask) -> Iterator[StatementCounter]:
+def statements(app: Flask, app_kind: str, client: Any) -> Iterator[StatementCounter]:
     """`with statements as s: client.get(...)`, then `s.count` is that request's SQL statements."""
     counter = StatementCounter()
-    with app.app_context():
-        engine = db.engine
+    if app_kind == "fastapi":
+        from fastapi_variant.database import engine
+    else:
+        with app.app_context():
+            engine = db.engine
     event.listen(engine, "before_cursor_execute", counter)
     yield counter
     event.remove(engine, "before_cursor_execute", counter)
@@ -178,7 +291,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 class ArticleFactory:
     """Publishes articles through the API as a given user and returns the article."""
 
-    def __init__(self, client: FlaskClient) -> None:
+    def __init__(self, client: Any) -> None:
         self.client = client
 
     def __call__(self, author: dict[str, Any], title: str | None = None, **fields: Any) -> dict:
@@ -196,6 +309,6 @@ class ArticleFactory:
 
 
 @pytest.fixture
-def make_article(client: FlaskClient) -> ArticleFactory:
+def make_article(client: Any) -> ArticleFactory:
     """Factory: make_article(jake, "Title", tagList=[...]) publishes as jake."""
     return ArticleFactory(client)

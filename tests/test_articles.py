@@ -10,6 +10,9 @@ from conduit_core.models import Article, ArticleTag, Comment, Favorite
 from tests.test_errors import assert_error_shape
 from webapp.extensions import db
 
+# The API's behaviour: every test that uses `client` runs against both apps.
+pytestmark = pytest.mark.contract
+
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
@@ -354,8 +357,9 @@ def test_default_limit_is_20(client, make_user, make_article):
         "limit=99999999999999999999",
         "author=' OR '1'='1",
         "favorited=x;DROP TABLE articles",
-        "author=" + "x" * 100_000,
-        "tag=" + "x" * 100_000,
+        # Huge, yet under the 64 KiB URL that httpx (the FastAPI test client) accepts.
+        "author=" + "x" * 60_000,
+        "tag=" + "x" * 60_000,
         "tag=",
     ],
 )

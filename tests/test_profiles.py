@@ -8,6 +8,9 @@ from conduit_core.models import Follow
 from tests.test_errors import assert_error_shape
 from webapp.extensions import db
 
+# The API's behaviour: every test that uses `client` runs against both apps.
+pytestmark = pytest.mark.contract
+
 
 def follows(app) -> int:
     with app.app_context():

@@ -13,6 +13,9 @@ from conduit_core import security
 from conduit_core.models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
 from webapp.extensions import db
 
+# The API's behaviour: every test that uses `client` runs against both apps.
+pytestmark = pytest.mark.contract
+
 AUTHORS = 120
 # Statements per read: articles (list, feed, one) are one statement; comments look the article up.
 ARTICLES = 1

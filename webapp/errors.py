@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -12,7 +11,14 @@ from marshmallow import Schema, fields
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
-from conduit_core.errors import APIError, Forbidden, NotFound, Unauthorized, Unprocessable
+from conduit_core.errors import (
+    APIError,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+    unique_violation_field,
+)
 
 from .extensions import db
 
@@ -88,22 +94,6 @@ def validation_errors(messages: Mapping[str, Any]) -> dict[str, list[str]]:
     return errors
 
 
-# "uq_users_email" (PostgreSQL, our naming convention) or "UNIQUE constraint failed: users.email".
-_UNIQUE_SQLITE = re.compile(r"UNIQUE constraint failed: \w+\.(\w+)")
-_UNIQUE_NAME = re.compile(r"^uq_[a-z]+_(\w+)$")
-
-
-def _unique_violation_field(error: sa_exc.IntegrityError) -> str | None:
-    """The column a unique violation is about, when it can be told."""
-    diag = getattr(error.orig, "diag", None)
-    name = getattr(diag, "constraint_name", None)
-    if name and (match := _UNIQUE_NAME.match(name)):
-        return match.group(1)
-    if match := _UNIQUE_SQLITE.search(str(error.orig)):
-        return match.group(1)
-    return None
-
-
 def _rollback() -> None:
     """Discard the failed unit of work so nothing half-done is committed."""
     try:
@@ -135,7 +125,7 @@ def handle_http_exception(error: HTTPException) -> tuple[Response, int, dict[str
 def handle_integrity_error(error: sa_exc.IntegrityError) -> tuple[Response, int, dict[str, str]]:
     """A constraint the pre-checks missed (a race, usually): 422, never 500."""
     _rollback()
-    field = _unique_violation_field(error)
+    field = unique_violation_field(error)
     if field:
         return error_response(422, Unprocessable("has already been taken", field).body())
     log.warning("integrity error: %s", error.orig)

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_
-
 from conduit_core import security
 from conduit_core.models import User
+from conduit_core.queries import ensure_available
 
 from .. import auth
-from ..errors import Unauthorized, Unprocessable
+from ..errors import Unauthorized
 from ..extensions import db
 from ..schemas import LoginRequest, RegisterRequest, UpdateUserRequest, UserResponse
 from . import Blueprint
@@ -24,27 +23,6 @@ blp = Blueprint(
 )
 
 
-def ensure_available(
-    email: str | None, username: str | None, exclude_id: int | None = None
-) -> None:
-    """422 when another account already has this email or username (one query)."""
-    conditions = []
-    if email is not None:
-        conditions.append(User.email == email)
-    if username is not None:
-        conditions.append(User.username == username)
-    if not conditions:
-        return
-    stmt = db.select(User.email, User.username).where(or_(*conditions))
-    if exclude_id is not None:
-        stmt = stmt.where(User.id != exclude_id)
-    for taken_email, taken_username in db.session.execute(stmt.limit(2)):
-        if taken_email == email:
-            raise Unprocessable("has already been taken", "email")
-        if taken_username == username:
-            raise Unprocessable("has already been taken", "username")
-
-
 @blp.post("/users")
 @blp.arguments(RegisterRequest)
 @blp.response(201, UserResponse)
@@ -52,7 +30,7 @@ def ensure_available(
 def register(payload: dict[str, Any]) -> dict[str, User]:
     """Create an account and return it with a token."""
     data = payload["user"]
-    ensure_available(data["email"], data["username"])
+    ensure_available(db.session, data["email"], data["username"])
     user = User(
         username=data["username"],
         email=data["email"],
@@ -100,7 +78,7 @@ def update_user(payload: dict[str, Any]) -> dict[str, User]:
     user = auth.require_user()
     data = payload["user"]
     # The caller's own row is excluded, so re-sending one's own email or username is no conflict.
-    ensure_available(data.get("email"), data.get("username"), exclude_id=user.id)
+    ensure_available(db.session, data.get("email"), data.get("username"), exclude_id=user.id)
     if "password" in data:
         user.password_hash = security.hash_password(auth.password_hasher(), data.pop("password"))
     for field in ("email", "username", "bio", "image"):
