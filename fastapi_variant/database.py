@@ -44,7 +44,10 @@ def engine_options(s: Settings, url: str) -> dict[str, Any]:
 
 
 _url = settings.sqlalchemy_url()
-engine = create_engine(_url, **engine_options(settings, _url))
+_options = engine_options(settings, _url)
+engine = create_engine(_url, **_options)
+# How many sessions can hold a connection at once (see deps.SessionDep).
+POOL_CAPACITY = _options.get("pool_size", 5) + _options.get("max_overflow", 10)
 prepare_engine(engine)
 # expire_on_commit=False, as in the Flask app: a view dumps what it just committed without
 # re-reading every row, so both apps send the same statements.

@@ -12,7 +12,7 @@ from conduit_core import security
 from conduit_core.errors import Unauthorized
 from conduit_core.models import User
 
-from .database import get_db
+from .database import POOL_CAPACITY, get_db
 from .settings import settings
 
 SCHEME = "Token"
@@ -23,7 +23,15 @@ hasher = security.make_hasher(
 )
 _dummy_hash: list[str] = []
 
-SessionDep = Annotated[Session, Depends(get_db)]
+# A request's session keeps its pooled connection across several thread-pool hops (dependencies,
+# the endpoint, the response's validation), so a request can hold a connection while it waits for
+# a thread. Unbounded, more requests than connections start sessions, and with as many threads
+# as connections every thread can end up waiting for a connection held by a request that waits
+# for a thread: the pool times out (503) instead of serving. max_concurrency admits only as many
+# sessions at once as the pool has connections; further requests wait on the event loop, holding
+# nothing (as gunicorn's gthread workers queue requests beyond their threads). scope="function"
+# closes the session once the response is built, before it is sent.
+SessionDep = Annotated[Session, Depends(get_db, scope="function", max_concurrency=POOL_CAPACITY)]
 
 
 def dummy_hash() -> str:
@@ -38,10 +46,13 @@ def issue_token(user: User) -> str:
     return security.encode_token(user.id, SECRET_KEY, TOKEN_LIFETIME)
 
 
-def token_user_id(
+async def token_user_id(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> int | None:
-    """The user id of the request's token; None without an Authorization header."""
+    """The user id of the request's token; None without an Authorization header.
+
+    `async`: a signature check is CPU work of microseconds, not worth a thread-pool hop.
+    """
     if authorization is None:
         return None
     scheme, _, token = authorization.strip().partition(" ")
@@ -56,7 +67,7 @@ def token_user_id(
 ReaderId = Annotated[int | None, Depends(token_user_id)]
 
 
-def require_user_id(user_id: ReaderId) -> int:
+async def require_user_id(user_id: ReaderId) -> int:
     """The caller's id from a valid token, without loading the account."""
     if user_id is None:
         raise Unauthorized("Authentication required.")
