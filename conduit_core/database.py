@@ -5,6 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session, scoped_session
+
+# What the shared queries run in: a plain session (the FastAPI variant's, one per request) or
+# Flask-SQLAlchemy's scoped session, which proxies the request's session.
+AnySession = Session | scoped_session[Any]
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -25,10 +25,13 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Session, contains_eager, with_expression
+from sqlalchemy.orm import contains_eager, with_expression
 
+from .database import AnySession
 from .errors import NotFound, Unprocessable
 from .models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
+
+T = TypeVar("T")
 
 # Joins an article's tag names into one column; tag names cannot contain control characters
 # (schemas.TagName), so the unit separator never occurs inside a name.
@@ -183,7 +186,7 @@ def _page_statements(signed_in: bool, filters: tuple[str, ...]) -> tuple[Select[
 
 
 def _page(
-    session: Session,
+    session: AnySession,
     reader_id: int | None,
     filters: tuple[str, ...],
     values: dict[str, str],
@@ -192,18 +195,18 @@ def _page(
 ) -> Page:
     """One page of the articles matching the named FILTERS (given their values), and the total."""
     page, count = _page_statements(reader_id is not None, filters)
-    values = {"reader_id": reader_id, **values}
-    rows = session.execute(page, {**values, "limit": limit, "offset": offset}).all()
+    params: dict[str, Any] = {"reader_id": reader_id, **values}
+    rows = session.execute(page, {**params, "limit": limit, "offset": offset}).all()
     if rows:
         return Page([_view(row) for row in rows], rows[0].total)
     if offset == 0:
         return Page([], 0)
     # Past the end there is no row to carry the total: count separately.
-    return Page([], session.scalar(count, values) or 0)
+    return Page([], session.scalar(count, params) or 0)
 
 
 def articles_page(
-    session: Session,
+    session: AnySession,
     reader_id: int | None,
     *,
     limit: int,
@@ -218,7 +221,7 @@ def articles_page(
     return _page(session, reader_id, tuple(values), values, limit, offset)
 
 
-def feed_page(session: Session, reader_id: int, *, limit: int, offset: int) -> Page:
+def feed_page(session: AnySession, reader_id: int, *, limit: int, offset: int) -> Page:
     """Articles by authors the reader follows, newest first."""
     return _page(session, reader_id, ("feed",), {}, limit, offset)
 
@@ -230,7 +233,7 @@ def _article_statement(signed_in: bool) -> Select[Any]:
     return _articles(reader, body=True).where(Article.slug == bindparam("slug"))
 
 
-def article_by_slug(session: Session, slug: str, reader_id: int | None) -> ArticleView:
+def article_by_slug(session: AnySession, slug: str, reader_id: int | None) -> ArticleView:
     """The article with its body, author, tags and the reader's facts; 404 when there is none."""
     stmt = _article_statement(reader_id is not None)
     row = session.execute(stmt, {"slug": slug, "reader_id": reader_id}).one_or_none()
@@ -239,25 +242,25 @@ def article_by_slug(session: Session, slug: str, reader_id: int | None) -> Artic
     return _view(row, body=row.body)
 
 
-def _one(session: Session, stmt: Select[Any], message: str) -> Any:
+def _one(session: AnySession, stmt: Select[T], message: str) -> T:
     """The statement's one result; NotFound with the message when there is none."""
-    result = session.execute(stmt).scalar_one_or_none()
+    result: T | None = session.execute(stmt).scalar_one_or_none()
     if result is None:
         raise NotFound(message)
     return result
 
 
-def article_id_by_slug(session: Session, slug: str) -> int:
+def article_id_by_slug(session: AnySession, slug: str) -> int:
     """Just the id of the article with this slug; 404 when there is none."""
     return _one(session, select(Article.id).filter_by(slug=slug), "Article not found.")
 
 
-def article_for_update(session: Session, slug: str) -> Article:
+def article_for_update(session: AnySession, slug: str) -> Article:
     """The bare article row (no relationships), for its author to change or delete; 404 if none."""
     return _one(session, select(Article).filter_by(slug=slug), "Article not found.")
 
 
-def profile_by_username(session: Session, username: str, reader_id: int | None) -> User:
+def profile_by_username(session: AnySession, username: str, reader_id: int | None) -> User:
     """The user with the reader's `following`; 404 when there is none."""
     stmt = (
         select(User)
@@ -268,12 +271,14 @@ def profile_by_username(session: Session, username: str, reader_id: int | None) 
     return _one(session, stmt, "Profile not found.")
 
 
-def user_by_username(session: Session, username: str) -> User:
+def user_by_username(session: AnySession, username: str) -> User:
     """The bare user row; 404 when there is none."""
     return _one(session, select(User).filter_by(username=username), "Profile not found.")
 
 
-def comments_for_article(session: Session, slug: str, reader_id: int | None) -> Sequence[Comment]:
+def comments_for_article(
+    session: AnySession, slug: str, reader_id: int | None
+) -> Sequence[Comment]:
     """An article's comments, oldest first, with authors and the reader's `following`."""
     article_id = article_id_by_slug(session, slug)
     stmt = (
@@ -289,7 +294,7 @@ def comments_for_article(session: Session, slug: str, reader_id: int | None) -> 
     return session.scalars(stmt).all()
 
 
-def comment_in_article(session: Session, slug: str, comment_id: int) -> Comment:
+def comment_in_article(session: AnySession, slug: str, comment_id: int) -> Comment:
     """The comment with this id on the article with this slug; 404 otherwise."""
     stmt = (
         select(Comment)
@@ -299,14 +304,14 @@ def comment_in_article(session: Session, slug: str, comment_id: int) -> Comment:
     return _one(session, stmt, "Comment not found.")
 
 
-def tag_names(session: Session) -> list[str]:
+def tag_names(session: AnySession) -> list[str]:
     """Every tag carried by at least one article, once each, by name."""
     in_use = exists().where(ArticleTag.tag_id == Tag.id)
     return list(session.scalars(select(Tag.name).where(in_use).order_by(Tag.name)))
 
 
 def ensure_available(
-    session: Session, email: str | None, username: str | None, exclude_id: int | None = None
+    session: AnySession, email: str | None, username: str | None, exclude_id: int | None = None
 ) -> None:
     """422 when another account already has this email or username (one query)."""
     conditions = []

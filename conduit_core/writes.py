@@ -9,8 +9,8 @@ from typing import Any
 from slugify import slugify
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
+from .database import AnySession
 from .models import ArticleTag, Base, Tag
 
 # Room for the random suffix inside the 300-character slug column.
@@ -25,7 +25,9 @@ def new_slug(title: str) -> str:
     return f"{base}-{suffix}" if base else suffix
 
 
-def insert_ignore(session: Session, model: type[Base], rows: Iterable[Mapping[str, Any]]) -> None:
+def insert_ignore(
+    session: AnySession, model: type[Base], rows: Iterable[Mapping[str, Any]]
+) -> None:
     """INSERT ... ON CONFLICT DO NOTHING: idempotent under concurrency, no check-then-insert."""
     rows = list(rows)
     if not rows:
@@ -35,7 +37,7 @@ def insert_ignore(session: Session, model: type[Base], rows: Iterable[Mapping[st
     session.execute(insert(model).values(rows).on_conflict_do_nothing())
 
 
-def set_tags(session: Session, article_id: int, names: Iterable[str]) -> None:
+def set_tags(session: AnySession, article_id: int, names: Iterable[str]) -> None:
     """Make the article carry exactly these tags, creating the missing ones."""
     # Sorted: concurrent transactions then lock tag rows in the same order and cannot deadlock.
     unique = sorted(set(names))

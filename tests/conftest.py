@@ -184,11 +184,16 @@ class FastAPIClient:
 
 
 @pytest.fixture
-def client(app: Flask, app_kind: str, request: pytest.FixtureRequest) -> Any:
+def client(app: Flask, app_kind: str, request: pytest.FixtureRequest) -> Iterator[Any]:
     """HTTP client for the app under test (both apps share the database that `app` empties)."""
-    if app_kind == "fastapi":
-        return FastAPIClient(request.getfixturevalue("fastapi_app"))
-    return app.test_client()
+    if app_kind != "fastapi":
+        yield app.test_client()
+        return
+    yield FastAPIClient(request.getfixturevalue("fastapi_app"))
+    from fastapi_variant.database import engine
+
+    # Like the Flask app's engine after each test: no pooled connection outlives the test.
+    engine.dispose()
 
 
 _counter = itertools.count(1)
