@@ -500,8 +500,10 @@ def measure_side_by_side(
     for index, endpoint in enumerate(endpoints):
         if endpoint.needs_articles and not seeded.has_articles:
             continue
-        turn = index % len(servers)
-        for server in servers[turn:] + servers[:turn]:
+        # The reference answers only the rows it is compared on (it ignores filters).
+        serving = [s for s in servers if s.name != REFERENCE_NAME or endpoint.name in REFERENCE]
+        turn = index % len(serving)
+        for server in serving[turn:] + serving[:turn]:
             result = measure_one(server, endpoint, seeded, args)
             result.sql = sql_counts.get(server.name, {}).get(endpoint.name, "n/a")
             results.append(result)
