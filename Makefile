@@ -20,7 +20,7 @@ run: $(BIN)/activate
 # The FastAPI variant's packages, on top of the runtime: only the targets that run it install them.
 FASTAPI_STAMP := $(VENV)/.fastapi-installed
 $(FASTAPI_STAMP): $(BIN)/activate requirements-fastapi.txt
-	$(BIN)/pip install --quiet -r requirements-fastapi.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements-fastapi.txt
 	touch $(FASTAPI_STAMP)
 
 # The FastAPI variant on the same database (the schema comes from the same migrations).
