@@ -111,3 +111,18 @@ def test_duplicate_registrations_at_once(app):
             assert errors["body"]
             assert {"username", "email"} & set(errors)
     assert rows(app, User) == 1
+
+
+def test_same_username_in_different_cases_at_once(app):
+    names = ["jake", "JAKE", "Jake", "jAKE"] * 2
+
+    def register(i: int, name: str):
+        user = {"username": name, "email": f"jake{i}@example.com", "password": "password1"}
+        return lambda c: c.post("/api/users", json={"user": user})
+
+    responses = at_once(app, [register(i, name) for i, name in enumerate(names)])
+    assert sorted(r.status_code for r in responses) == [201] + [422] * 7
+    for response in responses:
+        if response.status_code == 422:
+            assert response.get_json()["errors"]["username"] == ["has already been taken"]
+    assert rows(app, User) == 1

@@ -9,7 +9,7 @@ from sqlalchemy import or_
 from .. import auth, security
 from ..errors import Unauthorized, Unprocessable
 from ..extensions import db
-from ..models import User
+from ..models import User, username_key
 from ..schemas import LoginRequest, RegisterRequest, UpdateUserRequest, UserResponse
 from . import Blueprint
 
@@ -25,21 +25,22 @@ blp = Blueprint(
 def ensure_available(
     email: str | None, username: str | None, exclude_id: int | None = None
 ) -> None:
-    """422 when another account already has this email or username (one query)."""
+    """422 when another account has this email, or this username in any case (one query)."""
+    key = username_key(username) if username is not None else None
     conditions = []
     if email is not None:
         conditions.append(User.email == email)
-    if username is not None:
-        conditions.append(User.username == username)
+    if key is not None:
+        conditions.append(User.username_key == key)
     if not conditions:
         return
-    stmt = db.select(User.email, User.username).where(or_(*conditions))
+    stmt = db.select(User.email, User.username_key).where(or_(*conditions))
     if exclude_id is not None:
         stmt = stmt.where(User.id != exclude_id)
-    for taken_email, taken_username in db.session.execute(stmt.limit(2)):
+    for taken_email, taken_key in db.session.execute(stmt.limit(2)):
         if taken_email == email:
             raise Unprocessable("has already been taken", "email")
-        if taken_username == username:
+        if taken_key == key:
             raise Unprocessable("has already been taken", "username")
 
 
