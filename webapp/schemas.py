@@ -8,8 +8,6 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from .auth import issue_token
-
 
 class UTCDateTime(fields.DateTime):
     """ISO 8601 in UTC with milliseconds and a trailing Z, e.g. 2026-11-25T12:34:56.789Z."""
@@ -121,10 +119,10 @@ class UpdateUserSchema(Schema):
 
 
 class UserSchema(Schema):
-    """User: the account as its owner sees it, with a fresh access token."""
+    """User: the account as its owner sees it, with the access token to use (filled by the view)."""
 
     email = fields.String(required=True)
-    token = fields.Function(issue_token, required=True, metadata={"type": "string"})
+    token = fields.String(required=True)
     username = fields.String(required=True)
     bio = fields.String(required=True)
     image = fields.String(required=True)
