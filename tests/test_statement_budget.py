@@ -1,9 +1,13 @@
 """The statement budget: an article list, the feed and one article are ONE SQL statement each (tags
-and the total included), other reads at most 2, reader resolution included, whatever the page size
-and however many distinct authors, tags and favoriters."""
+and the total included), whatever the page size and however many distinct authors, tags and
+favoriters. A request that carries a token first looks its account up (one statement by primary
+key, so revoked tokens and deleted accounts are refused on reads too): signed in, those reads are
+two statements, the budget. Comments and a page past the end take one statement more than that
+until they become one statement themselves."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,8 +18,15 @@ from webapp.extensions import db
 from webapp.models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
 
 AUTHORS = 120
-# Statements per read: articles (list, feed, one) are one statement; comments look the article up.
+# Statements per read without a token: articles (list, feed, one), a profile and the tags are one
+# statement; comments look the article up first; past the end, the total is counted separately.
 ARTICLES = 1
+PROFILE = 1
+COMMENTS = 2
+PAST_THE_END = 2
+# A token's account, looked up first.
+LOOKUP = 1
+LOOKUP_SQL = re.compile(r"^SELECT .*\sFROM users\s+WHERE users\.id = ", re.DOTALL)
 BUDGET = 2
 
 
@@ -88,11 +99,17 @@ def seen(article: dict) -> dict:
     }
 
 
-def get(client, statements, url, headers=None, budget=BUDGET):
+def get(client, statements, url, headers=None, anonymous=ARTICLES):
+    """GET url and check its statements: `anonymous` of them, plus the lookup first with a token."""
     with statements:
         response = client.get(url, headers=headers)
     assert response.status_code == 200, response.get_json()
-    assert statements.count <= budget, statements.statements
+    expected = anonymous + (LOOKUP if headers else 0)
+    assert statements.count == expected, statements.statements
+    if headers:
+        assert LOOKUP_SQL.match(statements.statements[0]), statements.statements[0]
+    if anonymous == 1:
+        assert statements.count <= BUDGET
     return response.get_json()
 
 
@@ -100,7 +117,7 @@ def get(client, statements, url, headers=None, budget=BUDGET):
 @pytest.mark.parametrize("as_reader", [False, True])
 def test_article_list(client, statements, world, limit, as_reader):
     headers = world["headers"] if as_reader else None
-    body = get(client, statements, f"/api/articles?limit={limit}&offset=3", headers, ARTICLES)
+    body = get(client, statements, f"/api/articles?limit={limit}&offset=3", headers)
     assert body["articlesCount"] == AUTHORS
     newest = range(AUTHORS - 1 - 3, AUTHORS - 1 - 3 - limit, -1)
     assert [seen(a) for a in body["articles"]] == [expected_article(i, as_reader) for i in newest]
@@ -112,20 +129,20 @@ def test_article_list(client, statements, world, limit, as_reader):
     ["tag=tag050", "author=author7", "favorited=reader&limit=100", "favorited=author3&tag=tag003"],
 )
 def test_filtered_list(client, statements, world, query):
-    body = get(client, statements, f"/api/articles?{query}", world["headers"], ARTICLES)
+    body = get(client, statements, f"/api/articles?{query}", world["headers"])
     assert body["articles"]
     assert body["articlesCount"] == len(body["articles"])
 
 
 def test_page_past_the_end(client, statements, world):
     # No row carries the total past the end, so it is counted by a second statement.
-    body = get(client, statements, "/api/articles?offset=500", world["headers"])
+    body = get(client, statements, "/api/articles?offset=500", world["headers"], PAST_THE_END)
     assert body == {"articles": [], "articlesCount": AUTHORS}
 
 
 @pytest.mark.parametrize("limit", [20, 100])
 def test_feed(client, statements, world, limit):
-    body = get(client, statements, f"/api/articles/feed?limit={limit}", world["headers"], ARTICLES)
+    body = get(client, statements, f"/api/articles/feed?limit={limit}", world["headers"])
     assert body["articlesCount"] == AUTHORS
     newest = range(AUTHORS - 1, AUTHORS - 1 - limit, -1)
     assert [seen(a) for a in body["articles"]] == [expected_article(i, True) for i in newest]
@@ -134,7 +151,7 @@ def test_feed(client, statements, world, limit):
 @pytest.mark.parametrize("as_reader", [False, True])
 def test_single_article(client, statements, world, as_reader):
     headers = world["headers"] if as_reader else None
-    body = get(client, statements, "/api/articles/article-42", headers, ARTICLES)
+    body = get(client, statements, "/api/articles/article-42", headers)
     assert seen(body["article"]) == expected_article(42, as_reader)
     assert body["article"]["body"] == "b"
 
@@ -142,7 +159,7 @@ def test_single_article(client, statements, world, as_reader):
 @pytest.mark.parametrize("as_reader", [False, True])
 def test_comments(client, statements, world, as_reader):
     headers = world["headers"] if as_reader else None
-    body = get(client, statements, "/api/articles/article-0/comments", headers)
+    body = get(client, statements, "/api/articles/article-0/comments", headers, COMMENTS)
     authors = [c["author"] for c in body["comments"]]
     assert [a["username"] for a in authors] == [f"author{i}" for i in range(AUTHORS)]
     assert all(a["following"] is as_reader for a in authors)
@@ -151,7 +168,7 @@ def test_comments(client, statements, world, as_reader):
 @pytest.mark.parametrize("as_reader", [False, True])
 def test_profile(client, statements, world, as_reader):
     headers = world["headers"] if as_reader else None
-    body = get(client, statements, "/api/profiles/author9", headers)
+    body = get(client, statements, "/api/profiles/author9", headers, PROFILE)
     assert body["profile"]["following"] is as_reader
 
 
@@ -179,12 +196,12 @@ def test_relationships_never_load_lazily(app, world, model, relationship):
 
 
 def test_list_statement_never_selects_the_body(client, statements, world):
-    body = get(client, statements, "/api/articles?limit=5", world["headers"], ARTICLES)
+    body = get(client, statements, "/api/articles?limit=5", world["headers"])
     assert all("body" not in article for article in body["articles"])
-    assert "articles.body" not in statements.statements[0]
+    assert "articles.body" not in statements.statements[-1]
 
 
 def test_article_statement_selects_the_body(client, statements, world):
-    body = get(client, statements, "/api/articles/article-7", world["headers"], ARTICLES)
+    body = get(client, statements, "/api/articles/article-7", world["headers"])
     assert body["article"]["body"] == "b"
-    assert "articles.body" in statements.statements[0]
+    assert "articles.body" in statements.statements[-1]

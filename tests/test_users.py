@@ -220,3 +220,78 @@ def test_no_response_carries_a_password_or_hash(client, make_user):
         assert "super-secret-pw" not in body
         assert "argon2" not in body
         assert "password" not in body
+
+
+# --- usernames and emails that could impersonate -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "username",
+    [
+        "alice\n",  # "$" would have let the trailing newline through
+        "alice\n\n",
+        "alice\t",
+        ".",
+        "..",
+        "\u0430lice",  # Cyrillic a
+        "\uff41\uff4c\uff49\uff43\uff45",  # fullwidth "alice"
+        "Jos\u00e9",  # non-ASCII letters are not allowed at all
+        "al\u200bice",  # zero-width space
+    ],
+)
+def test_username_must_match_the_rules_in_full(client, app, username):
+    response = register(client, username=username, email="new@example.com")
+    assert response.status_code == 422, response.get_json()
+    assert "username" in response.get_json()["errors"]
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 0
+
+
+@pytest.mark.parametrize("username", ["a", "j.doe", "...", "-_-", "A" * 64, "Jake_2"])
+def test_ascii_letters_digits_dots_dashes_and_underscores_are_fine(client, username):
+    assert register(client, username=username).status_code == 201
+
+
+@pytest.mark.parametrize(("taken", "attempt"), [("bob", "Bob"), ("bob", "BOB"), ("Bob", "bOb")])
+def test_usernames_are_unique_whatever_their_case(client, taken, attempt):
+    assert register(client, username=taken, email="first@example.com").status_code == 201
+    response = register(client, username=attempt, email="second@example.com")
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["username"] == ["has already been taken"]
+
+
+def test_renaming_to_another_case_of_a_taken_name_is_422_but_ones_own_is_fine(client, make_user):
+    make_user("alice")
+    bob = make_user("bob")
+    taken = client.put("/api/user", json={"user": {"username": "ALICE"}}, headers=bob["headers"])
+    assert taken.status_code == 422
+    assert taken.get_json()["errors"]["username"] == ["has already been taken"]
+    own = client.put("/api/user", json={"user": {"username": "Bob"}}, headers=bob["headers"])
+    assert own.status_code == 200
+    assert own.get_json()["user"]["username"] == "Bob"
+
+
+def test_profile_and_filters_find_the_name_as_registered_and_only_that(
+    client, make_user, make_article
+):
+    alice = make_user("Alice")
+    slug = make_article(alice)["slug"]
+    client.post(f"/api/articles/{slug}/favorite", headers=alice["headers"])
+    profile = client.get("/api/profiles/Alice")
+    assert profile.status_code == 200
+    assert profile.get_json()["profile"]["username"] == "Alice"
+    assert client.get("/api/articles?author=Alice").get_json()["articlesCount"] == 1
+    assert client.get("/api/articles?favorited=Alice").get_json()["articlesCount"] == 1
+    # Lookups are exact: no other spelling names an account, so they find nothing.
+    assert client.get("/api/profiles/alice").status_code == 404
+    assert client.get("/api/profiles/Alice%0A").status_code == 404
+    assert client.get("/api/articles?author=alice").get_json()["articlesCount"] == 0
+
+
+def test_email_is_nfkc_normalised_before_lower_casing(client):
+    assert register(client, email="jake@example.com").status_code == 201
+    fullwidth = "\uff2a\uff21\uff2b\uff25@example.com"  # fullwidth "JAKE"
+    duplicate = register(client, username="other", email=fullwidth)
+    assert duplicate.status_code == 422
+    assert duplicate.get_json()["errors"]["email"] == ["has already been taken"]
+    assert login(client, fullwidth, "jakejake").status_code == 200

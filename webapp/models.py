@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -13,7 +14,7 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
+from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship, validates
 
 from .extensions import db
 
@@ -32,23 +33,45 @@ class Timestamped:
     )
 
 
+def username_key(username: str) -> str:
+    """The form two usernames share when they name the same account: NFKC, then case-folded."""
+    return unicodedata.normalize("NFKC", username).casefold()
+
+
 class User(Timestamped, db.Model):
     """A registered account; also the public profile of its author."""
 
     __tablename__ = "users"
+    # AUTOINCREMENT: SQLite would otherwise reuse the id of the newest account once it is
+    # deleted, and that account's tokens would then authenticate as the next user registered.
+    # Reflection does not see it, so a batch migration that recreates this table must restate it.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # As registered (case kept); profiles and filters look it up exactly.
     username: Mapped[str] = mapped_column(String(64), unique=True)
-    # Stored lower-cased, so uniqueness and login are case-insensitive.
+    # username_key(username), kept in step by _set_username_key: unique, so "Bob" and "bob" (or
+    # a compatibility form such as fullwidth letters) cannot be two accounts.
+    username_key: Mapped[str] = mapped_column(String(64), unique=True)
+    # Stored NFKC-normalised and lower-cased, so uniqueness and login ignore case and form.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     bio: Mapped[str] = mapped_column(Text, default="")
     image: Mapped[str] = mapped_column(String(2048), default="")
+    # Tokens carry the version they were issued under; a password change increments it, which
+    # revokes every token issued before.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     # Per-reader fact, filled by the query that loads the user (see queries.py).
     following: Mapped[bool] = query_expression(default_expr=False)
 
     articles: Mapped[list[Article]] = relationship(back_populates="author", lazy="raise")
+
+    @validates("username")
+    def _set_username_key(self, _attribute: str, username: str) -> str:
+        """Keep username_key in step with every assignment of username."""
+        self.username_key = username_key(username)
+        return username
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.username!r}>"
@@ -112,6 +135,8 @@ class Article(Timestamped, db.Model):
     """A published article."""
 
     __tablename__ = "articles"
+    # No AUTOINCREMENT (unlike users and comments): article ids never leave the database (slugs
+    # name articles) and every row that refers to one is deleted with it, so reuse is harmless.
     __table_args__ = (
         # Lists: newest first, id breaks ties; the author index serves profile lists and the feed.
         Index("ix_articles_created_at_id", "created_at", "id"),
@@ -141,7 +166,12 @@ class Comment(Timestamped, db.Model):
     """A comment on an article."""
 
     __tablename__ = "comments"
-    __table_args__ = (Index("ix_comments_article_id_id", "article_id", "id"),)
+    # AUTOINCREMENT on SQLite: comment ids are public (DELETE .../comments/{id}), so a deleted
+    # comment's id must never come back as a newer comment's (see User).
+    __table_args__ = (
+        Index("ix_comments_article_id_id", "article_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     body: Mapped[str] = mapped_column(Text)

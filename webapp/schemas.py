@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
-
-from .auth import issue_token
 
 
 class UTCDateTime(fields.DateTime):
@@ -22,11 +21,12 @@ class UTCDateTime(fields.DateTime):
 
 
 class LowerEmail(fields.Email):
-    """An email address, trimmed and lower-cased so comparisons ignore case."""
+    """An email address, NFKC-normalised, trimmed and lower-cased, so comparisons ignore case and
+    Unicode compatibility forms (fullwidth letters are their ASCII selves)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if isinstance(value, str):
-            value = value.strip().lower()
+            value = unicodedata.normalize("NFKC", value).strip().lower()
         return super()._deserialize(value, attr, data, **kwargs)
 
 
@@ -64,9 +64,16 @@ def envelope(
     return Schema.from_dict(attrs, name=name)
 
 
+# ASCII only: NFKC and case folding (models.username_key) cannot tell Latin "a" from Cyrillic
+# "\u0430", so letters of other scripts would allow look-alike names. \Z, not $: "$" also matches
+# before a trailing newline. "." and ".." are path segments browsers and proxies rewrite.
 USERNAME = validate.And(
     validate.Length(min=1, max=64),
-    validate.Regexp(r"^[\w.\-]+$", error="may contain only letters, digits, '_', '.' and '-'."),
+    validate.Regexp(
+        r"[A-Za-z0-9_.\-]+\Z",
+        error="may contain only ASCII letters, digits, '_', '.' and '-'.",
+    ),
+    validate.NoneOf([".", ".."], error="cannot be '.' or '..'."),
 )
 PASSWORD = validate.Length(min=8, max=256)
 EMAIL = validate.Length(max=254)
@@ -112,10 +119,10 @@ class UpdateUserSchema(Schema):
 
 
 class UserSchema(Schema):
-    """User: the account as its owner sees it, with a fresh access token."""
+    """User: the account as its owner sees it, with the access token to use (filled by the view)."""
 
     email = fields.String(required=True)
-    token = fields.Function(issue_token, required=True, metadata={"type": "string"})
+    token = fields.String(required=True)
     username = fields.String(required=True)
     bio = fields.String(required=True)
     image = fields.String(required=True)

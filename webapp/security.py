@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import jwt
 from argon2 import PasswordHasher
@@ -33,20 +34,34 @@ def verify_password(hasher: PasswordHasher, stored_hash: str, password: str) -> 
         return False
 
 
-def encode_token(user_id: int, secret: str, lifetime: timedelta) -> str:
-    """A signed token whose subject is the user id."""
+class TokenClaims(NamedTuple):
+    """What a valid token says: whose it is and which token version of the account it carries."""
+
+    user_id: int
+    version: int
+
+
+def encode_token(user_id: int, secret: str, lifetime: timedelta, version: int = 0) -> str:
+    """A signed token for the user, valid while the account's token version is `version`."""
     now = datetime.now(UTC)
-    claims = {"sub": str(user_id), "iat": now, "exp": now + lifetime}
+    claims = {"sub": str(user_id), "ver": version, "iat": now, "exp": now + lifetime}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def decode_token(token: str, secret: str) -> int:
-    """The user id a valid token was issued to; InvalidTokenError otherwise."""
+def decode_token(token: str, secret: str) -> TokenClaims:
+    """The claims of a valid token; InvalidTokenError otherwise.
+
+    A token without "ver" (issued before versions existed) counts as version 0, so it stays
+    valid until the account's first password change.
+    """
     try:
         # Pinning the algorithm list rejects "none" and algorithm-confusion tokens.
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
         )
-        return int(claims["sub"])
+        version = claims.get("ver", 0)
+        if type(version) is not int:
+            raise InvalidTokenError("the token version is not an integer")
+        return TokenClaims(int(claims["sub"]), version)
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise InvalidTokenError(str(exc)) from exc

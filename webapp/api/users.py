@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_
@@ -9,7 +10,7 @@ from sqlalchemy import or_
 from .. import auth, security
 from ..errors import Unauthorized, Unprocessable
 from ..extensions import db
-from ..models import User
+from ..models import User, username_key
 from ..schemas import LoginRequest, RegisterRequest, UpdateUserRequest, UserResponse
 from . import Blueprint
 
@@ -22,24 +23,41 @@ blp = Blueprint(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The caller's account as UserSchema dumps it, with the token to use from now on."""
+
+    email: str
+    token: str
+    username: str
+    bio: str
+    image: str
+
+    @classmethod
+    def of(cls, user: User, token: str) -> Account:
+        """The account of the user, carrying this token."""
+        return cls(user.email, token, user.username, user.bio, user.image)
+
+
 def ensure_available(
     email: str | None, username: str | None, exclude_id: int | None = None
 ) -> None:
-    """422 when another account already has this email or username (one query)."""
+    """422 when another account has this email, or this username in any case (one query)."""
+    key = username_key(username) if username is not None else None
     conditions = []
     if email is not None:
         conditions.append(User.email == email)
-    if username is not None:
-        conditions.append(User.username == username)
+    if key is not None:
+        conditions.append(User.username_key == key)
     if not conditions:
         return
-    stmt = db.select(User.email, User.username).where(or_(*conditions))
+    stmt = db.select(User.email, User.username_key).where(or_(*conditions))
     if exclude_id is not None:
         stmt = stmt.where(User.id != exclude_id)
-    for taken_email, taken_username in db.session.execute(stmt.limit(2)):
+    for taken_email, taken_key in db.session.execute(stmt.limit(2)):
         if taken_email == email:
             raise Unprocessable("has already been taken", "email")
-        if taken_username == username:
+        if taken_key == key:
             raise Unprocessable("has already been taken", "username")
 
 
@@ -47,7 +65,7 @@ def ensure_available(
 @blp.arguments(RegisterRequest)
 @blp.response(201, UserResponse)
 @blp.errors(422)
-def register(payload: dict[str, Any]) -> dict[str, User]:
+def register(payload: dict[str, Any]) -> dict[str, Account]:
     """Create an account and return it with a token."""
     data = payload["user"]
     ensure_available(data["email"], data["username"])
@@ -58,14 +76,14 @@ def register(payload: dict[str, Any]) -> dict[str, User]:
     )
     db.session.add(user)
     db.session.commit()
-    return {"user": user}
+    return {"user": Account.of(user, auth.issue_token(user))}
 
 
 @blp.post("/users/login")
 @blp.arguments(LoginRequest)
 @blp.response(200, UserResponse)
 @blp.errors(401, 422)
-def login(payload: dict[str, Any]) -> dict[str, User]:
+def login(payload: dict[str, Any]) -> dict[str, Account]:
     """Exchange email and password for a token; the same error whichever is wrong."""
     data = payload["user"]
     hasher = auth.password_hasher()
@@ -76,16 +94,16 @@ def login(payload: dict[str, Any]) -> dict[str, User]:
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(hasher, data["password"])
         db.session.commit()
-    return {"user": user}
+    return {"user": Account.of(user, auth.issue_token(user))}
 
 
 @blp.get("/user")
 @blp.response(200, UserResponse)
 @blp.errors(401)
 @blp.token_auth()
-def current_user() -> dict[str, User]:
-    """The caller's account."""
-    return {"user": auth.require_user()}
+def current_user() -> dict[str, Account]:
+    """The caller's account, with the token it presented (no new lifetime is minted)."""
+    return {"user": Account.of(auth.require_user(), auth.current_token())}
 
 
 @blp.put("/user")
@@ -93,17 +111,27 @@ def current_user() -> dict[str, User]:
 @blp.response(200, UserResponse)
 @blp.errors(401, 422)
 @blp.token_auth()
-def update_user(payload: dict[str, Any]) -> dict[str, User]:
-    """Change any of the caller's fields; the token stays valid."""
+def update_user(payload: dict[str, Any]) -> dict[str, Account]:
+    """Change any of the caller's fields. A new password revokes every earlier token and the
+    response carries a fresh one; otherwise the presented token stays valid and comes back."""
     user = auth.require_user()
+    token = auth.current_token()
     data = payload["user"]
     # The caller's own row is excluded, so re-sending one's own email or username is no conflict.
     ensure_available(data.get("email"), data.get("username"), exclude_id=user.id)
-    if "password" in data:
-        user.password_hash = security.hash_password(auth.password_hasher(), data.pop("password"))
+    password = data.pop("password", None)
+    if password is not None:
+        user.password_hash = security.hash_password(auth.password_hasher(), password)
+        # Incremented in SQL, so each of two concurrent password changes revokes the other's token.
+        user.token_version = User.token_version + 1
     for field in ("email", "username", "bio", "image"):
         if field in data:
             # bio and image are strings on the wire; null clears them.
             setattr(user, field, data[field] if data[field] is not None else "")
+    if password is not None:
+        # The new version is read back inside this transaction, which holds the row's write
+        # lock, so it is this change's version and not a later one's.
+        db.session.flush()
+        token = auth.issue_token(user)
     db.session.commit()
-    return {"user": user}
+    return {"user": Account.of(user, token)}
