@@ -12,7 +12,8 @@ from .errors import Unauthorized
 from .extensions import db
 from .models import User
 
-SCHEME = "Token"
+# Auth schemes are case-insensitive (RFC 9110); many clients send "Bearer", so it works too.
+SCHEMES = frozenset({"token", "bearer"})
 
 
 def init_app(app: Flask) -> None:
@@ -51,7 +52,7 @@ def _token_user_id() -> int | None:
     user_id = None
     if header is not None:
         scheme, _, token = header.strip().partition(" ")
-        if scheme != SCHEME or not token.strip():
+        if scheme.lower() not in SCHEMES or not token.strip():
             raise Unauthorized("Authorization header must be 'Token <jwt>'.")
         try:
             user_id = security.decode_token(token.strip(), current_app.config["SECRET_KEY"])

@@ -14,10 +14,9 @@ from ..schemas import LoginRequest, RegisterRequest, UpdateUserRequest, UserResp
 from . import Blueprint
 
 blp = Blueprint(
-    "users",
+    "User and Authentication",
     __name__,
     url_prefix="/api",
-    tag="User and Authentication",
     description="Registration, login and the current user's account.",
 )
 
@@ -80,22 +79,20 @@ def login(payload: dict[str, Any]) -> dict[str, User]:
 
 
 @blp.get("/user")
-@blp.response(200, UserResponse)
-@blp.errors(401)
 @blp.token_auth()
-def current_user() -> dict[str, User]:
+@blp.response(200, UserResponse)
+def current_user(user: User) -> dict[str, User]:
     """The caller's account."""
-    return {"user": auth.require_user()}
+    return {"user": user}
 
 
 @blp.put("/user")
+@blp.token_auth()
 @blp.arguments(UpdateUserRequest)
 @blp.response(200, UserResponse)
-@blp.errors(401, 422)
-@blp.token_auth()
-def update_user(payload: dict[str, Any]) -> dict[str, User]:
-    """Change any of the caller's fields; the token stays valid."""
-    user = auth.require_user()
+@blp.errors(422)
+def update_user(user: User, payload: dict[str, Any]) -> dict[str, User]:
+    """Change any of the caller's fields (a blank password is no change); the token stays valid."""
     data = payload["user"]
     # The caller's own row is excluded, so re-sending one's own email or username is no conflict.
     ensure_available(data.get("email"), data.get("username"), exclude_id=user.id)
