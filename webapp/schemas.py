@@ -128,15 +128,24 @@ class LoginSchema(RequestSchema):
     )
 
 
+def new_password(value: str) -> None:
+    """8-256 characters; not declared as validate.Length, whose minLength would forbid blank."""
+    PASSWORD(value)
+
+
 class UpdateUserSchema(UpdateSchema):
     """UpdateUser: any subset of the account's fields."""
 
     username = fields.String(validate=USERNAME)
     email = LowerEmail(validate=EMAIL)
     password = fields.String(
-        validate=PASSWORD,
+        allow_none=True,
+        validate=new_password,
         load_only=True,
-        metadata={"description": "A new password; blank or null leaves it unchanged."},
+        metadata={
+            "description": "A new password (8-256 characters); blank or null leaves it unchanged.",
+            "pattern": r"^$|^[\s\S]{8,256}$",
+        },
     )
     bio = fields.String(allow_none=True, validate=validate.Length(max=10_000))
     image = fields.String(allow_none=True, validate=[validate.Length(max=2048), validate_image])
