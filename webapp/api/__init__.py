@@ -105,6 +105,8 @@ def slug_parameter_schema(converter: SlugConverter) -> dict[str, str]:
 
 
 api = ConduitApi()
+# Once, not per app: every app's document is built with the converters registered here.
+api.register_converter(SlugConverter, slug_parameter_schema)
 TOKEN_SCHEME = {
     "type": "apiKey",
     "in": "header",
@@ -119,5 +121,4 @@ def init_app(app: flask.Flask) -> None:
     app.url_map.strict_slashes = False
     app.url_map.converters["slug"] = SlugConverter
     api.init_app(app)
-    api.register_converter(SlugConverter, slug_parameter_schema)
     api.spec.components.security_scheme("Token", TOKEN_SCHEME)
