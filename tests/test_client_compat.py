@@ -8,7 +8,7 @@ password on the settings form, "Bearer" or lower-case schemes, filters with arbi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -73,16 +73,25 @@ class Browser:
 
 
 @pytest.fixture
-def dev_app(database_url: str, _schema: None) -> Iterator[Flask]:
+def make_app(database_url: str, _schema: None) -> Iterator[Callable[..., Flask]]:
+    """Factory: an app with these settings; tables emptied and engines closed afterwards."""
+    apps: list[Flask] = []
+
+    def make(**settings: Any) -> Flask:
+        apps.append(create_app(TestConfig, {"SQLALCHEMY_DATABASE_URI": database_url, **settings}))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        with app.app_context():
+            truncate_all()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def dev_app(make_app: Callable[..., Flask]) -> Flask:
     """The app as `make run` starts it: development, no CORS_ORIGINS configured."""
-    app = create_app(
-        TestConfig,
-        {"SQLALCHEMY_DATABASE_URI": database_url, "APP_ENV": "development", "CORS_ORIGINS": []},
-    )
-    yield app
-    with app.app_context():
-        truncate_all()
-        db.engine.dispose()
+    return make_app(APP_ENV="development", CORS_ORIGINS=[])
 
 
 @pytest.fixture
@@ -216,11 +225,9 @@ def test_other_origins_are_not_allowed_in_development(dev_app, origin):
     assert "Origin" in response.headers["Vary"]
 
 
-@pytest.mark.usefixtures("_schema")
-def test_production_allows_only_the_configured_origins(database_url):
-    settings = {"SQLALCHEMY_DATABASE_URI": database_url, "SECRET_KEY": "s" * 40}
-    production = create_app(
-        TestConfig, {**settings, "APP_ENV": "production", "CORS_ORIGINS": ["https://app.example"]}
+def test_production_allows_only_the_configured_origins(make_app):
+    production = make_app(
+        APP_ENV="production", SECRET_KEY="s" * 40, CORS_ORIGINS=["https://app.example"]
     )
     client = production.test_client()
     allowed = client.get("/api/tags", headers={"Origin": "https://app.example"})
@@ -229,7 +236,7 @@ def test_production_allows_only_the_configured_origins(database_url):
     local = client.get("/api/tags", headers={"Origin": ANGULAR})
     assert "Access-Control-Allow-Origin" not in local.headers
     assert "Origin" in local.headers["Vary"]  # the answer depends on the Origin sent
-    closed = create_app(TestConfig, {**settings, "APP_ENV": "production", "CORS_ORIGINS": []})
+    closed = make_app(APP_ENV="production", SECRET_KEY="s" * 40, CORS_ORIGINS=[])
     response = closed.test_client().get("/api/tags", headers={"Origin": ANGULAR})
     assert "Access-Control-Allow-Origin" not in response.headers
 
