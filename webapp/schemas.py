@@ -279,7 +279,7 @@ class PageArgsSchema(Schema):
 
 
 class UsernameFilter(fields.String):
-    """A username to filter by: any string; one no username can be matches nothing, never 422."""
+    """A username to filter by: any string; a value no username can have matches nothing."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         result = super()._deserialize(value, attr, data, **kwargs)
