@@ -81,7 +81,6 @@ def test_duplicate_username_is_422_with_field(client):
         ({"username": "a", "email": "a@b.co", "password": "short"}, "password"),
         ({"username": None, "email": "a@b.co", "password": "password1"}, "username"),
         ({"username": 5, "email": "a@b.co", "password": "password1"}, "username"),
-        ({"username": "a", "email": "a@b.co", "password": "password1", "admin": True}, "admin"),
     ],
 )
 def test_invalid_registration_is_422_and_creates_nothing(client, app, user, field):
@@ -122,6 +121,21 @@ def test_login_rehashes_when_cost_parameters_change(client, app):
     with app.app_context():
         assert "t=2" in db.session.scalar(db.select(User.password_hash))
     assert login(client, "jake@jake.jake", "jakejake").status_code == 200
+
+
+def test_registration_ignores_read_only_and_unknown_fields(client, app):
+    user = {"username": "a", "email": "a@b.co", "password": "password1"}
+    echoed = {"admin": True, "token": "forged", "bio": 5, "id": 9, "password_hash": "x"}
+    response = client.post("/api/users", json={"user": {**user, **echoed}})
+    assert response.status_code == 201
+    created = response.get_json()["user"]
+    assert created["token"] != "forged"
+    assert created["bio"] == ""
+    with app.app_context():
+        stored = db.session.scalar(db.select(User))
+        assert stored.id != 9
+        assert stored.password_hash.startswith("$argon2id$")
+    assert login(client, "a@b.co", "password1").status_code == 200
 
 
 def test_current_user_requires_a_token(client):
@@ -295,3 +309,47 @@ def test_email_is_nfkc_normalised_before_lower_casing(client):
     assert duplicate.status_code == 422
     assert duplicate.get_json()["errors"]["email"] == ["has already been taken"]
     assert login(client, fullwidth, "jakejake").status_code == 200
+
+
+@pytest.mark.parametrize("blank", ["", None])
+def test_blank_password_leaves_it_unchanged(client, make_user, blank):
+    jake = make_user("jake", password="old-password")
+    # What settings forms send: the whole form, the password field left empty.
+    form = {"image": "", "username": "jacob", "bio": "hi", "email": "jake@example.com"}
+    response = client.put(
+        "/api/user", json={"user": {**form, "password": blank}}, headers=jake["headers"]
+    )
+    assert response.status_code == 200
+    assert response.get_json()["user"]["username"] == "jacob"
+    assert login(client, "jake@example.com", "old-password").status_code == 200
+
+
+def test_short_password_is_still_422(client, make_user):
+    jake = make_user("jake", password="old-password")
+    response = client.put(
+        "/api/user", json={"user": {"password": "short"}}, headers=jake["headers"]
+    )
+    assert response.status_code == 422
+    assert "password" in response.get_json()["errors"]
+    assert login(client, "jake@example.com", "old-password").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "user", [{}, {"password": ""}, {"token": "x", "createdAt": "2000-01-01"}, {"following": True}]
+)
+def test_update_without_a_known_field_is_422(client, make_user, user):
+    jake = make_user("jake")
+    response = client.put("/api/user", json={"user": user}, headers=jake["headers"])
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["body"] == ["at least one known field is required."]
+
+
+def test_update_ignores_read_only_fields(client, make_user):
+    jake = make_user("jake")
+    echoed = {"token": "forged", "following": True, "id": 1, "bio": "new"}
+    response = client.put("/api/user", json={"user": echoed}, headers=jake["headers"])
+    assert response.status_code == 200
+    user = response.get_json()["user"]
+    assert user["token"] != "forged"
+    assert user["bio"] == "new"
+    assert "following" not in user

@@ -11,7 +11,10 @@ from flask import Flask
 
 from config import Config, engine_options
 
-from . import api, auth, cli, health, observability, web
+from . import auth, cli, errors, health, observability, web
+from .api import api as rest_api
+from .api import articles, comments, docs, favorites, profiles, tags, users
+from .api import init_app as init_api
 from .extensions import init_db
 
 # Keys that must never run in production.
@@ -35,8 +38,12 @@ def create_app(config: type = Config, overrides: Mapping[str, Any] | None = None
     web.init_app(app)
     init_db(app)
     auth.init_app(app)
-    api.init_app(app)
-    health.init_app(app)
+    init_api(app)
+    # After init_api: the one error boundary replaces flask-smorest's default HTTPException handler.
+    errors.register_error_handlers(app)
+    for resource in (users, profiles, articles, favorites, comments, tags, health):
+        rest_api.register_blueprint(resource.blp)
+    app.register_blueprint(docs.blp)
     cli.init_app(app)
     return app
 

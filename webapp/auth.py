@@ -13,7 +13,8 @@ from .errors import Unauthorized
 from .extensions import db
 from .models import User
 
-SCHEME = "Token"
+# Auth schemes are case-insensitive (RFC 9110); many clients send "Bearer", so it works too.
+SCHEMES = frozenset({"token", "bearer"})
 
 
 def init_app(app: Flask) -> None:
@@ -52,7 +53,7 @@ def _presented_token() -> str | None:
     if header is None:
         return None
     scheme, _, token = header.strip().partition(" ")
-    if scheme != SCHEME or not token.strip():
+    if scheme.lower() not in SCHEMES or not token.strip():
         raise Unauthorized("Authorization header must be 'Token <jwt>'.")
     return token.strip()
 

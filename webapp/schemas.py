@@ -6,7 +6,15 @@ import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
 
 class UTCDateTime(fields.DateTime):
@@ -36,6 +44,23 @@ def validate_image(value: str) -> None:
         validate.URL(schemes={"http", "https"}, require_tld=False)(value)
 
 
+class RequestSchema(Schema):
+    """A request body: fields it does not know (read-only ones clients echo back, like `slug`,
+    `createdAt` or `token`) are dropped, never stored and never an error."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class UpdateSchema(RequestSchema):
+    """A partial update: any subset of the fields, but at least one known field."""
+
+    @validates_schema
+    def _changes_something(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ValidationError("at least one known field is required.")
+
+
 def envelope(
     key: str,
     item: type[Schema] | fields.Field,
@@ -43,11 +68,13 @@ def envelope(
     many: bool = False,
     count: bool | None = None,
     name: str | None = None,
+    base: type[Schema] = Schema,
 ) -> type[Schema]:
     """Wrap a schema as {key: ...}, or a page {key: [...], keyCount: n} when many (like Page[T]).
 
     `item` may also be a field, for lists of plain values such as {"tags": ["a", "b"]};
-    `count` (default: `many`) adds or drops the keyCount total.
+    `count` (default: `many`) adds or drops the keyCount total; `base` RequestSchema makes a
+    request envelope, which ignores unknown top-level keys as its content does.
     """
     value: fields.Field
     if isinstance(item, fields.Field):
@@ -61,7 +88,7 @@ def envelope(
     attrs: dict[str, fields.Field] = {key: value}
     if many if count is None else count:
         attrs[f"{key}Count"] = fields.Integer(required=True)
-    return Schema.from_dict(attrs, name=name)
+    return base.from_dict(attrs, name=name)
 
 
 # ASCII only: NFKC and case folding (models.username_key) cannot tell Latin "a" from Cyrillic
@@ -91,7 +118,7 @@ class HealthSchema(Schema):
 # --- users -------------------------------------------------------------------------------------
 
 
-class RegisterSchema(Schema):
+class RegisterSchema(RequestSchema):
     """NewUser: what registration accepts."""
 
     username = fields.String(required=True, validate=USERNAME)
@@ -99,7 +126,7 @@ class RegisterSchema(Schema):
     password = fields.String(required=True, validate=PASSWORD, load_only=True)
 
 
-class LoginSchema(Schema):
+class LoginSchema(RequestSchema):
     """LoginUser: credentials."""
 
     email = LowerEmail(required=True, validate=EMAIL)
@@ -108,14 +135,34 @@ class LoginSchema(Schema):
     )
 
 
-class UpdateUserSchema(Schema):
+def new_password(value: str) -> None:
+    """8-256 characters; not declared as validate.Length, whose minLength would forbid blank."""
+    PASSWORD(value)
+
+
+class UpdateUserSchema(UpdateSchema):
     """UpdateUser: any subset of the account's fields."""
 
     username = fields.String(validate=USERNAME)
     email = LowerEmail(validate=EMAIL)
-    password = fields.String(validate=PASSWORD, load_only=True)
+    password = fields.String(
+        allow_none=True,
+        validate=new_password,
+        load_only=True,
+        metadata={
+            "description": "A new password (8-256 characters); blank or null leaves it unchanged.",
+            "pattern": r"^$|^[\s\S]{8,256}$",
+        },
+    )
     bio = fields.String(allow_none=True, validate=validate.Length(max=10_000))
     image = fields.String(allow_none=True, validate=[validate.Length(max=2048), validate_image])
+
+    @pre_load
+    def _blank_password_is_unchanged(self, data: Any, **kwargs: Any) -> Any:
+        # Settings forms send the whole form, an empty password field included.
+        if isinstance(data, dict) and "password" in data and data["password"] in ("", None):
+            data = {key: value for key, value in data.items() if key != "password"}
+        return data
 
 
 class UserSchema(Schema):
@@ -128,9 +175,9 @@ class UserSchema(Schema):
     image = fields.String(required=True)
 
 
-RegisterRequest = envelope("user", RegisterSchema)
-LoginRequest = envelope("user", LoginSchema)
-UpdateUserRequest = envelope("user", UpdateUserSchema)
+RegisterRequest = envelope("user", RegisterSchema, base=RequestSchema)
+LoginRequest = envelope("user", LoginSchema, base=RequestSchema)
+UpdateUserRequest = envelope("user", UpdateUserSchema, base=RequestSchema)
 UserResponse = envelope("user", UserSchema)
 
 
@@ -191,7 +238,7 @@ ProfileResponse = envelope("profile", ProfileSchema)
 # --- articles ------------------------------------------------------------------------------------
 
 
-class NewArticleSchema(Schema):
+class NewArticleSchema(RequestSchema):
     """NewArticle: what publishing accepts; tags are trimmed, sorted and de-duplicated later."""
 
     title = fields.String(required=True, validate=TITLE)
@@ -200,7 +247,7 @@ class NewArticleSchema(Schema):
     tag_list = fields.List(TagName(), data_key="tagList", load_default=list, validate=TAG_LIST)
 
 
-class UpdateArticleSchema(Schema):
+class UpdateArticleSchema(UpdateSchema):
     """UpdateArticle: any subset of the fields; tagList (common clients send it) replaces tags."""
 
     title = fields.String(validate=TITLE)
@@ -238,16 +285,29 @@ class PageArgsSchema(Schema):
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
+class UsernameFilter(fields.String):
+    """A username to filter by: any string; a value no username can have matches nothing."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        result = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            USERNAME(result)
+        except ValidationError:
+            # No account has the empty username; this also keeps NUL away from PostgreSQL.
+            return ""
+        return result
+
+
 class ArticleFilterArgsSchema(PageArgsSchema):
     """List filters, combinable: exact tag, author username, username who favorited."""
 
     tag = TagName()
-    author = fields.String(validate=USERNAME)
-    favorited = fields.String(validate=USERNAME)
+    author = UsernameFilter()
+    favorited = UsernameFilter()
 
 
-NewArticleRequest = envelope("article", NewArticleSchema)
-UpdateArticleRequest = envelope("article", UpdateArticleSchema)
+NewArticleRequest = envelope("article", NewArticleSchema, base=RequestSchema)
+UpdateArticleRequest = envelope("article", UpdateArticleSchema, base=RequestSchema)
 ArticleResponse = envelope("article", ArticleSchema)
 ArticlePage = envelope("articles", ArticleListItemSchema, many=True)
 
@@ -255,7 +315,7 @@ ArticlePage = envelope("articles", ArticleListItemSchema, many=True)
 # --- comments ------------------------------------------------------------------------------------
 
 
-class NewCommentSchema(Schema):
+class NewCommentSchema(RequestSchema):
     """NewComment: the text."""
 
     body = fields.String(required=True, validate=COMMENT_BODY)
@@ -271,7 +331,7 @@ class CommentSchema(Schema):
     author = fields.Nested(ProfileSchema, required=True)
 
 
-NewCommentRequest = envelope("comment", NewCommentSchema)
+NewCommentRequest = envelope("comment", NewCommentSchema, base=RequestSchema)
 CommentResponse = envelope("comment", CommentSchema)
 CommentList = envelope("comments", CommentSchema, many=True, count=False)
 

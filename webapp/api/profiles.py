@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import auth, queries
+from .. import queries
 from ..errors import Unprocessable
 from ..extensions import db
 from ..models import Follow, User
@@ -11,30 +11,25 @@ from ..writes import insert_ignore
 from . import Blueprint
 
 blp = Blueprint(
-    "profiles",
-    __name__,
-    url_prefix="/api",
-    tag="Profile",
-    description="Public profiles and following.",
+    "Profile", __name__, url_prefix="/api", description="Public profiles and following."
 )
 
 
 @blp.get("/profiles/<username>")
+@blp.token_auth("reader_id")
 @blp.response(200, ProfileResponse)
-@blp.errors(401, 404)
-@blp.token_auth(optional=True)
-def get_profile(username: str) -> dict[str, User]:
+@blp.errors(404)
+def get_profile(reader_id: int | None, username: str) -> dict[str, User]:
     """A user's profile; `following` is true only for a reader who follows them."""
-    return {"profile": queries.profile_by_username(username, auth.reader_id())}
+    return {"profile": queries.profile_by_username(username, reader_id)}
 
 
 @blp.post("/profiles/<username>/follow")
-@blp.response(200, ProfileResponse)
-@blp.errors(401, 404, 422)
 @blp.token_auth()
-def follow(username: str) -> dict[str, User]:
+@blp.response(200, ProfileResponse)
+@blp.errors(404, 422)
+def follow(reader: User, username: str) -> dict[str, User]:
     """Follow a user; following again changes nothing."""
-    reader = auth.require_user()
     target = queries.user_by_username(username)
     if target.id == reader.id:
         raise Unprocessable("You cannot follow yourself.")
@@ -44,12 +39,11 @@ def follow(username: str) -> dict[str, User]:
 
 
 @blp.delete("/profiles/<username>/follow")
-@blp.response(200, ProfileResponse)
-@blp.errors(401, 404)
 @blp.token_auth()
-def unfollow(username: str) -> dict[str, User]:
+@blp.response(200, ProfileResponse)
+@blp.errors(404)
+def unfollow(reader: User, username: str) -> dict[str, User]:
     """Stop following a user; unfollowing again changes nothing."""
-    reader = auth.require_user()
     target = queries.user_by_username(username)
     db.session.execute(db.delete(Follow).filter_by(follower_id=reader.id, followed_id=target.id))
     db.session.commit()

@@ -6,7 +6,7 @@ from .. import queries
 from ..schemas import TagList
 from . import Blueprint
 
-blp = Blueprint("tags", __name__, url_prefix="/api", tag="Tags", description="Tags in use.")
+blp = Blueprint("Tags", __name__, url_prefix="/api", description="Tags in use.")
 
 
 @blp.get("/tags")

@@ -15,10 +15,9 @@ from ..schemas import LoginRequest, RegisterRequest, UpdateUserRequest, UserResp
 from . import Blueprint
 
 blp = Blueprint(
-    "users",
+    "User and Authentication",
     __name__,
     url_prefix="/api",
-    tag="User and Authentication",
     description="Registration, login and the current user's account.",
 )
 
@@ -98,23 +97,22 @@ def login(payload: dict[str, Any]) -> dict[str, Account]:
 
 
 @blp.get("/user")
-@blp.response(200, UserResponse)
-@blp.errors(401)
 @blp.token_auth()
-def current_user() -> dict[str, Account]:
+@blp.response(200, UserResponse)
+def current_user(user: User) -> dict[str, Account]:
     """The caller's account, with the token it presented (no new lifetime is minted)."""
-    return {"user": Account.of(auth.require_user(), auth.current_token())}
+    return {"user": Account.of(user, auth.current_token())}
 
 
 @blp.put("/user")
+@blp.token_auth()
 @blp.arguments(UpdateUserRequest)
 @blp.response(200, UserResponse)
-@blp.errors(401, 422)
-@blp.token_auth()
-def update_user(payload: dict[str, Any]) -> dict[str, Account]:
-    """Change any of the caller's fields. A new password revokes every earlier token and the
-    response carries a fresh one; otherwise the presented token stays valid and comes back."""
-    user = auth.require_user()
+@blp.errors(422)
+def update_user(user: User, payload: dict[str, Any]) -> dict[str, Account]:
+    """Change any of the caller's fields (a blank password is no change). A new password revokes
+    every earlier token and the response carries a fresh one; otherwise the presented token
+    stays valid and comes back."""
     token = auth.current_token()
     data = payload["user"]
     # The caller's own row is excluded, so re-sending one's own email or username is no conflict.

@@ -1,0 +1,39 @@
+"""Favorites: a reader marks an article, or takes the mark back."""
+
+from __future__ import annotations
+
+from .. import queries
+from ..extensions import db
+from ..models import Favorite, User
+from ..schemas import ArticleResponse
+from ..writes import insert_ignore
+from . import Blueprint
+
+blp = Blueprint(
+    "Favorites", __name__, url_prefix="/api", description="Favoriting and unfavoriting articles."
+)
+
+
+@blp.post("/articles/<slug:slug>/favorite")
+@blp.token_auth()
+@blp.response(200, ArticleResponse)
+@blp.errors(404)
+def favorite(reader: User, slug: str) -> dict[str, queries.ArticleView]:
+    """Favorite the article; favoriting again changes nothing."""
+    insert_ignore(
+        Favorite, [{"user_id": reader.id, "article_id": queries.article_id_by_slug(slug)}]
+    )
+    db.session.commit()
+    return {"article": queries.article_by_slug(slug, reader.id)}
+
+
+@blp.delete("/articles/<slug:slug>/favorite")
+@blp.token_auth()
+@blp.response(200, ArticleResponse)
+@blp.errors(404)
+def unfavorite(reader: User, slug: str) -> dict[str, queries.ArticleView]:
+    """Remove the reader's favorite; removing it again changes nothing."""
+    article_id = queries.article_id_by_slug(slug)
+    db.session.execute(db.delete(Favorite).filter_by(user_id=reader.id, article_id=article_id))
+    db.session.commit()
+    return {"article": queries.article_by_slug(slug, reader.id)}
