@@ -11,7 +11,7 @@ from flask import Flask
 
 from config import Config, engine_options
 
-from . import api, auth, cli, health, observability, web
+from . import api, auth, cli, errors, health, observability, web
 from .extensions import init_db
 
 # Keys that must never run in production.
@@ -36,6 +36,7 @@ def create_app(config: type = Config, overrides: Mapping[str, Any] | None = None
     init_db(app)
     auth.init_app(app)
     api.init_app(app)
+    app.before_request(errors.refuse_nul_in_url)
     health.init_app(app)
     cli.init_app(app)
     return app

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify
+from flask import Flask, Response, current_app, jsonify, request
 from marshmallow import Schema, fields
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
@@ -52,6 +52,12 @@ class APIError(Exception):
         return {"body": [f"{self.field} {self.message}"], self.field: [self.message]}
 
 
+class BadRequest(APIError):
+    """A request the API refuses to read at all."""
+
+    status_code = 400
+
+
 class Unauthorized(APIError):
     """Missing or invalid credentials."""
 
@@ -74,6 +80,20 @@ class Unprocessable(APIError):
     """Well-formed request whose content is invalid or conflicts with existing data."""
 
     status_code = 422
+
+
+def refuse_nul_in_url() -> None:
+    """Before any view: a NUL in the path or query is 400 on every database alike.
+
+    PostgreSQL text cannot hold NUL and SQLite can, so a lookup by such a name would otherwise
+    answer differently per database. Lone surrogates cannot arrive here: Werkzeug decodes URLs
+    with replacement characters.
+    """
+    if "\x00" in request.path or any(
+        "\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)
+    ):
+        log.info("refused request: NUL character in the URL")
+        raise BadRequest("The URL must not contain NUL characters.")
 
 
 def error_response(
