@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import InvalidRequestError
 
 from webapp import security
@@ -117,10 +118,54 @@ def test_filtered_list(client, statements, world, query):
     assert body["articlesCount"] == len(body["articles"])
 
 
-def test_page_past_the_end(client, statements, world):
-    # No row carries the total past the end, so it is counted by a second statement.
-    body = get(client, statements, "/api/articles?offset=500", world["headers"])
-    assert body == {"articles": [], "articlesCount": AUTHORS}
+@pytest.mark.parametrize(
+    ("url", "total"),
+    [
+        ("/api/articles?offset=500", AUTHORS),
+        ("/api/articles?offset=120", AUTHORS),
+        ("/api/articles?author=author7&offset=1", 1),
+        ("/api/articles?tag=tag999", 0),
+        ("/api/articles/feed?offset=500", AUTHORS),
+    ],
+)
+@pytest.mark.parametrize("as_reader", [False, True])
+def test_page_past_the_end(client, statements, world, url, total, as_reader):
+    # The total still comes in the page's one statement: the empty page hangs off it.
+    headers = world["headers"] if as_reader or "feed" in url else None
+    body = get(client, statements, url, headers, ARTICLES)
+    assert body == {"articles": [], "articlesCount": total}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("as_reader", [False, True])
+def test_deep_page_computes_tags_counts_and_flags_only_for_its_rows(app, client, world, as_reader):
+    # Skipped rows cost index entries: every per-article subquery runs once per row kept (5),
+    # not once per row skipped (100) -- PostgreSQL's own execution counts say so.
+    headers = world["headers"] if as_reader else None
+    executed = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda conn, cursor, sql, params, *rest: executed.append((sql, params))  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        body = client.get("/api/articles?limit=5&offset=100", headers=headers).get_json()
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert [a["slug"] for a in body["articles"]] == [f"article-{i}" for i in range(19, 14, -1)]
+    (sql, params), *_ = executed
+    with engine.connect() as conn:
+        plan = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params).scalar()
+    loops = list(subplan_loops(plan[0]["Plan"]))
+    assert loops, plan
+    assert max(loops) <= 5, loops
+
+
+def subplan_loops(node: dict):
+    """Actual Loops of every correlated subquery (SubPlan) in an EXPLAIN ANALYZE plan."""
+    if node.get("Parent Relationship") == "SubPlan":
+        yield node["Actual Loops"]
+    for child in node.get("Plans", []):
+        yield from subplan_loops(child)
 
 
 @pytest.mark.parametrize("limit", [20, 100])

@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, exists, false, func
+from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, exists, false, func, true
 from sqlalchemy.orm import contains_eager, with_expression
 
 from .errors import NotFound
@@ -94,8 +94,8 @@ def joined_tag_names() -> ColumnElement[str | None]:
     )
 
 
-def _articles(reader_id: ReaderId, *, body: bool) -> Select[Any]:
-    """One row per article: its columns, author, tags and the reader's facts."""
+def _article_columns(reader_id: ReaderId, *, body: bool) -> list[Any]:
+    """What a row of an article carries: its columns, author, tags and the reader's facts."""
     columns: list[Any] = [
         Article.slug,
         Article.title,
@@ -112,7 +112,7 @@ def _articles(reader_id: ReaderId, *, body: bool) -> Select[Any]:
     ]
     if body:
         columns.append(Article.body)
-    return db.select(*columns).join(User, User.id == Article.author_id)
+    return columns
 
 
 def _view(row: Row[Any], body: str | None = None) -> ArticleView:
@@ -152,38 +152,47 @@ FILTERS: dict[str, ColumnElement[bool]] = {
 
 
 @cache
-def _page_statements(signed_in: bool, filters: tuple[str, ...]) -> tuple[Select[Any], Select[Any]]:
-    """The page statement (newest first, ties by id, total included) and the bare count.
+def _page_statement(signed_in: bool, filters: tuple[str, ...]) -> Select[Any]:
+    """The page (newest first, ties by id) and the total, one statement even past the end.
 
-    The total is an uncorrelated scalar subquery (one initplan on PostgreSQL), so the page itself
-    can walk the (created_at, id) index and stop after LIMIT rows.
+    The page's ids are picked first from the (created_at, id) index, OFFSET and LIMIT applied
+    there, so a deep page skips index entries instead of computing tags and counts for every
+    skipped row; only the ids kept get their columns, tags and the reader's facts. The page hangs
+    off the one-row total by a LEFT JOIN: past the end the statement still answers one row, with
+    the total and no article.
     """
     conditions = [FILTERS[name] for name in filters]
-    count = db.select(func.count()).select_from(Article).where(*conditions)
-    page = (
-        _articles(READER if signed_in else None, body=False)
-        .add_columns(count.scalar_subquery().correlate(None).label("total"))
+    total = (
+        db.select(func.count().label("total")).select_from(Article).where(*conditions)
+    ).subquery("total")
+    ids = (
+        db.select(Article.id)
         .where(*conditions)
         .order_by(Article.created_at.desc(), Article.id.desc())
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
+        .subquery("page")
     )
-    return page, count
+    columns = _article_columns(READER if signed_in else None, body=False)
+    return (
+        db.select(*columns, total.c.total)
+        .select_from(total)
+        .outerjoin(ids, true())
+        .outerjoin(Article, Article.id == ids.c.id)
+        .outerjoin(User, User.id == Article.author_id)
+        .order_by(Article.created_at.desc(), Article.id.desc())
+    )
 
 
 def _page(
     reader_id: int | None, filters: tuple[str, ...], values: dict[str, str], limit: int, offset: int
 ) -> Page:
     """One page of the articles matching the named FILTERS (given their values), and the total."""
-    page, count = _page_statements(reader_id is not None, filters)
-    values = {"reader_id": reader_id, **values}
-    rows = db.session.execute(page, {**values, "limit": limit, "offset": offset}).all()
-    if rows:
-        return Page([_view(row) for row in rows], rows[0].total)
-    if offset == 0:
-        return Page([], 0)
-    # Past the end there is no row to carry the total: count separately.
-    return Page([], db.session.scalar(count, values) or 0)
+    statement = _page_statement(reader_id is not None, filters)
+    params = {"reader_id": reader_id, **values, "limit": limit, "offset": offset}
+    rows = db.session.execute(statement, params).all()
+    # Past the end (or with no match) the one row carries the total and no article.
+    return Page([_view(row) for row in rows if row.slug is not None], rows[0].total)
 
 
 def articles_page(
@@ -210,7 +219,11 @@ def feed_page(reader_id: int, *, limit: int, offset: int) -> Page:
 def _article_statement(signed_in: bool) -> Select[Any]:
     """One article by slug, with its body."""
     reader = READER if signed_in else None
-    return _articles(reader, body=True).where(Article.slug == bindparam("slug"))
+    return (
+        db.select(*_article_columns(reader, body=True))
+        .join(User, User.id == Article.author_id)
+        .where(Article.slug == bindparam("slug"))
+    )
 
 
 def article_by_slug(slug: str, reader_id: int | None) -> ArticleView:
