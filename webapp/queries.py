@@ -243,8 +243,15 @@ def article_id_by_slug(slug: str) -> int:
 
 
 def article_for_update(slug: str) -> Article:
-    """The bare article row (no relationships), for its author to change or delete; 404 if none."""
-    return db.one_or_404(db.select(Article).filter_by(slug=slug), description="Article not found.")
+    """The bare article row, locked until the request commits, for its author to change or
+    delete; 404 if none.
+
+    The lock (FOR UPDATE on PostgreSQL; SQLite serialises writers anyway) makes concurrent edits
+    of one article take turns, so a tag list is always one request's, never a union of two.
+    """
+    return db.one_or_404(
+        db.select(Article).filter_by(slug=slug).with_for_update(), description="Article not found."
+    )
 
 
 def profile_by_username(username: str, reader_id: int | None) -> User:
