@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from .. import auth, queries
@@ -24,7 +23,7 @@ COMMENT_ID = "<int(min=1, max=2147483647):comment_id>"
 @blp.response(200, CommentList)
 @blp.errors(401, 404)
 @blp.token_auth(optional=True)
-def list_comments(slug: str) -> dict[str, Sequence[Comment]]:
+def list_comments(slug: str) -> dict[str, list[queries.CommentView]]:
     """The article's comments, oldest first; `author.following` is the reader's."""
     return {"comments": queries.comments_for_article(slug, auth.reader_id())}
 
@@ -34,15 +33,16 @@ def list_comments(slug: str) -> dict[str, Sequence[Comment]]:
 @blp.response(200, CommentResponse)
 @blp.errors(401, 404, 422)
 @blp.token_auth()
-def add_comment(payload: dict[str, Any], slug: str) -> dict[str, Comment]:
+def add_comment(payload: dict[str, Any], slug: str) -> dict[str, queries.CommentView]:
     """Comment on the article (the spec answers 200)."""
     reader = auth.require_user()
-    comment = Comment(
-        body=payload["comment"]["body"], article_id=queries.article_id_by_slug(slug), author=reader
-    )
+    article_id = queries.article_id_by_slug(slug)
+    comment = Comment(body=payload["comment"]["body"], article_id=article_id, author_id=reader.id)
     db.session.add(comment)
+    db.session.flush()
+    written = queries.written_comment(comment, reader)
     db.session.commit()
-    return {"comment": comment}
+    return {"comment": written}
 
 
 @blp.delete(f"/articles/<slug>/comments/{COMMENT_ID}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import auth, queries
 from ..errors import Unprocessable
 from ..extensions import db
-from ..models import Follow, User
+from ..models import Follow
 from ..schemas import ProfileResponse
 from ..writes import insert_ignore
 from . import Blueprint
@@ -23,7 +23,7 @@ blp = Blueprint(
 @blp.response(200, ProfileResponse)
 @blp.errors(401, 404)
 @blp.token_auth(optional=True)
-def get_profile(username: str) -> dict[str, User]:
+def get_profile(username: str) -> dict[str, queries.ProfileView]:
     """A user's profile; `following` is true only for a reader who follows them."""
     return {"profile": queries.profile_by_username(username, auth.reader_id())}
 
@@ -32,13 +32,13 @@ def get_profile(username: str) -> dict[str, User]:
 @blp.response(200, ProfileResponse)
 @blp.errors(401, 404, 422)
 @blp.token_auth()
-def follow(username: str) -> dict[str, User]:
+def follow(username: str) -> dict[str, queries.ProfileView]:
     """Follow a user; following again changes nothing."""
     reader = auth.require_user()
-    target = queries.user_by_username(username)
-    if target.id == reader.id:
+    target_id = queries.user_id_by_username(username)
+    if target_id == reader.id:
         raise Unprocessable("You cannot follow yourself.")
-    insert_ignore(Follow, [{"follower_id": reader.id, "followed_id": target.id}])
+    insert_ignore(Follow, [{"follower_id": reader.id, "followed_id": target_id}])
     db.session.commit()
     return {"profile": queries.profile_by_username(username, reader.id)}
 
@@ -47,10 +47,10 @@ def follow(username: str) -> dict[str, User]:
 @blp.response(200, ProfileResponse)
 @blp.errors(401, 404)
 @blp.token_auth()
-def unfollow(username: str) -> dict[str, User]:
+def unfollow(username: str) -> dict[str, queries.ProfileView]:
     """Stop following a user; unfollowing again changes nothing."""
     reader = auth.require_user()
-    target = queries.user_by_username(username)
-    db.session.execute(db.delete(Follow).filter_by(follower_id=reader.id, followed_id=target.id))
+    target_id = queries.user_id_by_username(username)
+    db.session.execute(db.delete(Follow).filter_by(follower_id=reader.id, followed_id=target_id))
     db.session.commit()
     return {"profile": queries.profile_by_username(username, reader.id)}
