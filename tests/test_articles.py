@@ -144,7 +144,7 @@ def test_nul_in_a_slug_is_a_client_error(client, make_user, make_article, app):
     make_article(jake)
     # Refused before any lookup, so SQLite (which could store it) and PostgreSQL answer alike.
     response = client.get("/api/articles/a%00b")
-    assert_error_shape(response, 400)
+    assert_error_shape(response, 422)
     assert count(app, Article) == 1
 
 

@@ -136,15 +136,15 @@ def test_surrogate_pairs_are_ordinary_text(client, jake, make_article):
         "/api/nowhere%00",
     ],
 )
-def test_nul_in_the_url_is_400(client, jake, url):
-    errors = assert_refused(client.get(url, headers=jake["headers"]), 400)
+def test_nul_in_the_url_is_422(client, jake, url):
+    errors = assert_refused(client.get(url, headers=jake["headers"]), 422)
     assert errors["body"] == ["The URL must not contain NUL characters."]
 
 
 def test_nul_in_the_url_of_a_write_changes_nothing(app, client, jake, make_user):
     make_user("ja")
     response = client.post("/api/profiles/ja%00/follow", headers=jake["headers"])
-    assert_refused(response, 400)
+    assert_refused(response, 422)
     assert (
         client.get("/api/profiles/ja", headers=jake["headers"]).get_json()["profile"]["following"]
         is False
@@ -240,9 +240,9 @@ def test_hostile_values_anywhere_are_4xx(app, client, jake):
 
 @given(name=HOSTILE_STRINGS.filter(lambda s: "\x00" in s), where=st.sampled_from(["path", "query"]))
 @settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-def test_nul_anywhere_in_a_url_is_400(client, name, where):
+def test_nul_anywhere_in_a_url_is_422(client, name, where):
     from urllib.parse import quote
 
     quoted = quote(name.encode("utf-8", "surrogatepass"), safe="")
     url = f"/api/profiles/{quoted}" if where == "path" else f"/api/articles?tag={quoted}"
-    assert_refused(client.get(url), 400)
+    assert_refused(client.get(url), 422)

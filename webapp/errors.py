@@ -52,12 +52,6 @@ class APIError(Exception):
         return {"body": [f"{self.field} {self.message}"], self.field: [self.message]}
 
 
-class BadRequest(APIError):
-    """A request the API refuses to read at all."""
-
-    status_code = 400
-
-
 class Unauthorized(APIError):
     """Missing or invalid credentials."""
 
@@ -83,7 +77,8 @@ class Unprocessable(APIError):
 
 
 def refuse_nul_in_url() -> None:
-    """Before any view: a NUL in the path or query is 400 on every database alike.
+    """Before any view: a NUL in the path or query is 422 on every database alike, as a NUL in
+    a body is (webapp.api.Parser).
 
     PostgreSQL text cannot hold NUL and SQLite can, so a lookup by such a name would otherwise
     answer differently per database. Lone surrogates cannot arrive here: Werkzeug decodes URLs
@@ -93,7 +88,7 @@ def refuse_nul_in_url() -> None:
         "\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)
     ):
         log.info("refused request: NUL character in the URL")
-        raise BadRequest("The URL must not contain NUL characters.")
+        raise Unprocessable("The URL must not contain NUL characters.")
 
 
 def error_response(
