@@ -203,8 +203,9 @@ def test_odd_slugs_are_404_and_change_nothing(client, make_user, make_article, a
 def test_nul_in_a_slug_is_a_client_error(client, make_user, make_article, app):
     jake = make_user()
     make_article(jake)
-    # No slug has a NUL: the router answers 404 before the database (which refuses NUL) is asked.
-    assert_error_shape(client.get("/api/articles/a%00b"), 404)
+    # Refused before any lookup, so SQLite (which could store it) and PostgreSQL answer alike.
+    response = client.get("/api/articles/a%00b")
+    assert_error_shape(response, 422)
     assert count(app, Article) == 1
 
 
@@ -449,7 +450,6 @@ def test_invalid_list_parameters_are_422(client, make_user, make_article, app, q
         {"author": "x" * 100_000},
         {"author": ""},
         {"favorited": "a b"},
-        {"author": "nul\x00byte"},
         {"favorited": "🐉"},
         {"author": "jake", "favorited": "no one!"},
     ],
@@ -458,6 +458,7 @@ def test_user_filters_that_no_username_matches_give_an_empty_page(
     client, make_user, make_article, query
 ):
     # The contract types author and favorited as plain strings: never 422 on their value.
+    # (A NUL is the exception, anywhere in a URL: tests/test_hostile_input.py.)
     make_article(make_user("jake"))
     response = client.get("/api/articles", query_string=query)
     assert response.status_code == 200

@@ -147,3 +147,22 @@ def test_concurrent_password_changes_leave_one_valid_token(app, client, make_use
     ]
     assert len(working) == 1
     assert client.get("/api/user", headers=jake["headers"]).status_code == 401
+
+
+def test_concurrent_edits_leave_one_requests_tag_list(app, client, make_user, make_article):
+    # Each PUT replaces the tags; without the row lock two replacements interleave and the
+    # article ends with the union. Whatever the order, the result is exactly one request's list.
+    jake = make_user("jake")
+    tag_lists = [[f"t{i}a", f"t{i}b", "shared"] for i in range(6)]
+    for _trial in range(5):
+        article = make_article(jake, tagList=["old"])
+        url = f"/api/articles/{article['slug']}"
+
+        def edit(url, tags):
+            payload = {"article": {"tagList": tags}}
+            return lambda c: c.put(url, json=payload, headers=jake["headers"])
+
+        responses = at_once(app, [edit(url, tags) for tags in tag_lists])
+        assert [r.status_code for r in responses] == [200] * len(tag_lists)
+        final = client.get(url).get_json()["article"]["tagList"]
+        assert final in [sorted(tags) for tags in tag_lists], final

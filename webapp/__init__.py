@@ -41,6 +41,7 @@ def create_app(config: type = Config, overrides: Mapping[str, Any] | None = None
     init_api(app)
     # After init_api: the one error boundary replaces flask-smorest's default HTTPException handler.
     errors.register_error_handlers(app)
+    app.before_request(errors.refuse_nul_in_url)
     for resource in (users, profiles, articles, favorites, comments, tags, health):
         rest_api.register_blueprint(resource.blp)
     app.register_blueprint(docs.blp)

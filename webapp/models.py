@@ -1,4 +1,5 @@
-"""Typed ORM models. Relationships navigate; they never load lazily (lazy="raise")."""
+"""Typed ORM models: tables, keys and constraints. Reads select the columns they need (queries.py)
+instead of navigating relationships; a relationship added later must be lazy="raise"."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship, validates
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from .extensions import db
 
@@ -61,11 +62,6 @@ class User(Timestamped, db.Model):
     # Tokens carry the version they were issued under; a password change increments it, which
     # revokes every token issued before.
     token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-
-    # Per-reader fact, filled by the query that loads the user (see queries.py).
-    following: Mapped[bool] = query_expression(default_expr=False)
-
-    articles: Mapped[list[Article]] = relationship(back_populates="author", lazy="raise")
 
     @validates("username")
     def _set_username_key(self, _attribute: str, username: str) -> str:
@@ -150,14 +146,6 @@ class Article(Timestamped, db.Model):
     body: Mapped[str] = mapped_column(Text)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
 
-    author: Mapped[User] = relationship(back_populates="articles", lazy="raise")
-    tags: Mapped[list[Tag]] = relationship(
-        secondary="article_tags", lazy="raise", order_by=Tag.name, passive_deletes=True
-    )
-    comments: Mapped[list[Comment]] = relationship(
-        back_populates="article", lazy="raise", passive_deletes=True
-    )
-
     def __repr__(self) -> str:
         return f"<Article {self.id} {self.slug!r}>"
 
@@ -177,6 +165,3 @@ class Comment(Timestamped, db.Model):
     body: Mapped[str] = mapped_column(Text)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-
-    article: Mapped[Article] = relationship(back_populates="comments", lazy="raise")
-    author: Mapped[User] = relationship(lazy="raise")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from .. import queries
@@ -22,7 +21,7 @@ COMMENT_ID = "<int(min=1, max=2147483647):comment_id>"
 @blp.token_auth("reader_id")
 @blp.response(200, CommentList)
 @blp.errors(404)
-def list_comments(reader_id: int | None, slug: str) -> dict[str, Sequence[Comment]]:
+def list_comments(reader_id: int | None, slug: str) -> dict[str, list[queries.CommentView]]:
     """The article's comments, oldest first; `author.following` is the reader's."""
     return {"comments": queries.comments_for_article(slug, reader_id)}
 
@@ -32,14 +31,15 @@ def list_comments(reader_id: int | None, slug: str) -> dict[str, Sequence[Commen
 @blp.arguments(NewCommentRequest)
 @blp.response(200, CommentResponse)
 @blp.errors(404, 422)
-def add_comment(reader: User, payload: dict[str, Any], slug: str) -> dict[str, Comment]:
+def add_comment(reader: User, payload: dict[str, Any], slug: str) -> dict[str, queries.CommentView]:
     """Comment on the article (the spec answers 200)."""
-    comment = Comment(
-        body=payload["comment"]["body"], article_id=queries.article_id_by_slug(slug), author=reader
-    )
+    article_id = queries.article_id_by_slug(slug)
+    comment = Comment(body=payload["comment"]["body"], article_id=article_id, author_id=reader.id)
     db.session.add(comment)
+    db.session.flush()
+    written = queries.written_comment(comment, reader)
     db.session.commit()
-    return {"comment": comment}
+    return {"comment": written}
 
 
 @blp.delete(f"/articles/<slug:slug>/comments/{COMMENT_ID}")

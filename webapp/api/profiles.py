@@ -19,7 +19,7 @@ blp = Blueprint(
 @blp.token_auth("reader_id")
 @blp.response(200, ProfileResponse)
 @blp.errors(404)
-def get_profile(reader_id: int | None, username: str) -> dict[str, User]:
+def get_profile(reader_id: int | None, username: str) -> dict[str, queries.ProfileView]:
     """A user's profile; `following` is true only for a reader who follows them."""
     return {"profile": queries.profile_by_username(username, reader_id)}
 
@@ -28,12 +28,12 @@ def get_profile(reader_id: int | None, username: str) -> dict[str, User]:
 @blp.token_auth()
 @blp.response(200, ProfileResponse)
 @blp.errors(404, 422)
-def follow(reader: User, username: str) -> dict[str, User]:
+def follow(reader: User, username: str) -> dict[str, queries.ProfileView]:
     """Follow a user; following again changes nothing."""
-    target = queries.user_by_username(username)
-    if target.id == reader.id:
+    target_id = queries.user_id_by_username(username)
+    if target_id == reader.id:
         raise Unprocessable("You cannot follow yourself.")
-    insert_ignore(Follow, [{"follower_id": reader.id, "followed_id": target.id}])
+    insert_ignore(Follow, [{"follower_id": reader.id, "followed_id": target_id}])
     db.session.commit()
     return {"profile": queries.profile_by_username(username, reader.id)}
 
@@ -42,9 +42,9 @@ def follow(reader: User, username: str) -> dict[str, User]:
 @blp.token_auth()
 @blp.response(200, ProfileResponse)
 @blp.errors(404)
-def unfollow(reader: User, username: str) -> dict[str, User]:
+def unfollow(reader: User, username: str) -> dict[str, queries.ProfileView]:
     """Stop following a user; unfollowing again changes nothing."""
-    target = queries.user_by_username(username)
-    db.session.execute(db.delete(Follow).filter_by(follower_id=reader.id, followed_id=target.id))
+    target_id = queries.user_id_by_username(username)
+    db.session.execute(db.delete(Follow).filter_by(follower_id=reader.id, followed_id=target_id))
     db.session.commit()
     return {"profile": queries.profile_by_username(username, reader.id)}
