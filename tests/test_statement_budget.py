@@ -162,7 +162,7 @@ def test_deep_page_computes_tags_counts_and_flags_only_for_its_rows(app, client,
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     assert [a["slug"] for a in body["articles"]] == [f"article-{i}" for i in range(19, 14, -1)]
-    (sql, params), *_ = executed
+    *_, (sql, params) = executed  # the page (a token's lookup comes first)
     with engine.connect() as conn:
         plan = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params).scalar()
     loops = list(subplan_loops(plan[0]["Plan"]))
