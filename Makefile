@@ -15,7 +15,7 @@ COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-
 .PHONY: run test lint typecheck format lock migrate upgrade seed bench clean
 
 # --no-compile: Python compiles just the modules the app imports, on first import, instead of pip
-# compiling every file of every package up front (a third of a cold `make run`'s install time).
+# compiling every file of every package up front (seconds of CPU on a cold `make run`).
 $(VENV)/runtime.stamp: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --no-compile --require-hashes -r requirements.txt
