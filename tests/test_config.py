@@ -124,7 +124,7 @@ def test_overrides_set_any_engine_option(database_url):
     app = make_app(database_url, **overrides)
     with app.app_context():
         pool = db.engine.pool
-    assert (pool.size(), pool.timeout()) == (2, 1)  # type: ignore[attr-defined]
+    assert (pool.size(), pool.timeout()) == (2, 1)
     assert app.config["SQLALCHEMY_ENGINE_OPTIONS"]["max_overflow"] == 1
     pool.dispose()
 
@@ -159,7 +159,7 @@ def test_the_suites_apps_run_on_a_five_plus_five_pool(monkeypatch, database_url,
     monkeypatch.setenv("DB_MAX_OVERFLOW", "0")
     for check in (app, make_app(database_url)):
         with check.app_context():
-            assert db.engine.pool.size() == 5  # type: ignore[attr-defined]
+            assert db.engine.pool.size() == 5
             assert check.config["SQLALCHEMY_ENGINE_OPTIONS"]["max_overflow"] == 5
             db.engine.dispose()
 
