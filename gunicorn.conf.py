@@ -11,7 +11,7 @@ from config import Config, ServerConfig, SettingError, load
 from webapp.observability import logging_config
 
 try:
-    server = load(ServerConfig)
+    server_settings = load(ServerConfig)
     app_settings = load(Config)
 except SettingError as error:
     # A mistyped variable stops the server with one line naming it, not a traceback.
@@ -19,26 +19,26 @@ except SettingError as error:
 
 wsgi_app = "wsgi:app"
 
-bind = f"{server['HOST']}:{server['PORT']}"
+bind = f"{server_settings['HOST']}:{server_settings['PORT']}"
 
 # Processes x threads = requests served at once. Two workers survive one crashing or recycling;
 # threads overlap the time requests spend waiting on PostgreSQL.
-workers: int = server["WEB_CONCURRENCY"]
-threads: int = server["THREADS"]
+workers: int = server_settings["WEB_CONCURRENCY"]
+threads: int = server_settings["THREADS"]
 worker_class = "gthread"
 # Each request thread holds at most one pooled connection, so a worker's pool is `threads`
 # connections with no overflow: wsgi.py passes that to create_app (config.worker_pool) from the
 # same THREADS setting. Nothing here writes os.environ.
 
 # A worker silent for this long is killed and replaced (requests are bounded far below it).
-timeout: int = server["GUNICORN_TIMEOUT"]
+timeout: int = server_settings["GUNICORN_TIMEOUT"]
 # On SIGTERM, requests in flight get this long to finish before workers are killed.
-graceful_timeout: int = server["GUNICORN_GRACEFUL_TIMEOUT"]
+graceful_timeout: int = server_settings["GUNICORN_GRACEFUL_TIMEOUT"]
 # Idle keep-alive connections from the proxy stay open this long.
-keepalive: int = server["GUNICORN_KEEPALIVE"]
+keepalive: int = server_settings["GUNICORN_KEEPALIVE"]
 # Recycle workers now and then (bounded memory growth); jitter keeps them from restarting together.
-max_requests: int = server["GUNICORN_MAX_REQUESTS"]
-max_requests_jitter: int = server["GUNICORN_MAX_REQUESTS_JITTER"]
+max_requests: int = server_settings["GUNICORN_MAX_REQUESTS"]
+max_requests_jitter: int = server_settings["GUNICORN_MAX_REQUESTS_JITTER"]
 
 # Import the app once in the arbiter: workers fork with it loaded (faster start, shared memory)
 # and a broken app fails at startup instead of in every worker.
