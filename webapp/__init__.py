@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask
 
-from config import Config, engine_options
+from config import Config, load
 
 from . import auth, cli, errors, health, observability, web
 from .api import api as rest_api
@@ -21,16 +21,15 @@ from .extensions import init_db
 INSECURE_KEYS = frozenset({"", "dev", "change-me", "changeme", "secret", "development"})
 
 
-def create_app(config: type = Config, overrides: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: config, extensions, blueprints, error handlers, CLI. No database access."""
+def create_app(config: type[Config] = Config, overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: config, extensions, blueprints, error handlers, CLI. No database access.
+
+    Settings come from config.load(): the class's defaults, the environment, then overrides
+    (any key, pool sizes included); the engine options are derived from the result.
+    """
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
-    app.json.sort_keys = False  # keep the schemas' field order on the wire
-    app.config.from_object(config)
-    if overrides:
-        app.config.from_mapping(overrides)
-    app.config.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
-    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the schemas' field order
+    app.config.from_mapping(load(config, overrides))
     os.makedirs(app.instance_path, exist_ok=True)
     app.config["SECRET_KEY"] = _secret_key(app)
 

@@ -69,7 +69,9 @@ def delete_everything() -> None:
     db.session.commit()
 
 
-def _insert_returning_ids(model: type[db.Model], rows: Sequence[dict[str, Any]]) -> list[int]:
+def _insert_returning_ids(
+    model: type[User | Article | Tag], rows: Sequence[dict[str, Any]]
+) -> list[int]:
     """Bulk insert rows and return their new ids, in the rows' order."""
     stmt = insert(model).returning(model.id, sort_by_parameter_order=True)
     return list(db.session.scalars(stmt, rows))
@@ -141,7 +143,8 @@ def seed_articles(
     """count articles with their tags, favorites and comments; one transaction per batch."""
     totals = {"articles": 0, "favorites": 0, "comments": 0, "article_tags": 0}
     for chunk in _chunks(count, batch):
-        articles, authors = [], []
+        articles: list[dict[str, Any]] = []
+        authors: list[int] = []
         for n in chunk:
             words = _title(rng)
             created = EPOCH + timedelta(minutes=n)
