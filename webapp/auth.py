@@ -28,7 +28,8 @@ def init_app(app: Flask) -> None:
 
 def password_hasher() -> PasswordHasher:
     """The app's argon2id hasher."""
-    return current_app.extensions["password_hasher"]
+    hasher: PasswordHasher = current_app.extensions["password_hasher"]
+    return hasher
 
 
 def dummy_hash() -> str:
@@ -36,7 +37,8 @@ def dummy_hash() -> str:
     ext = current_app.extensions
     if "dummy_password_hash" not in ext:
         ext["dummy_password_hash"] = security.hash_password(password_hasher(), "not a password")
-    return ext["dummy_password_hash"]
+    stored: str = ext["dummy_password_hash"]
+    return stored
 
 
 def issue_token(user: User) -> str:
@@ -65,7 +67,8 @@ def _caller() -> User | None:
     no longer exists, or when it was issued before the account's last password change.
     """
     if "caller" in g:
-        return g.caller
+        cached: User | None = g.caller
+        return cached
     token = _presented_token()
     user = None
     if token is not None:
@@ -103,4 +106,5 @@ def require_user() -> User:
 def current_token() -> str:
     """The token the authenticated caller presented (GET /api/user hands it back unchanged)."""
     require_user()
-    return g.token
+    token: str = g.token
+    return token

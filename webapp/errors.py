@@ -171,8 +171,9 @@ def handle_http_exception(error: HTTPException) -> tuple[Response, int, dict[str
     headers = dict(data.get("headers") or {})
     if "messages" in data:
         return error_response(status, validation_errors(data["messages"]), headers)
-    if status == 405 and error.valid_methods:
-        headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    valid_methods = getattr(error, "valid_methods", None)  # set by MethodNotAllowed only
+    if status == 405 and valid_methods:
+        headers["Allow"] = ", ".join(sorted(valid_methods))
     return error_response(status, {"body": [error.description or error.name]}, headers)
 
 

@@ -63,7 +63,7 @@ class UpdateSchema(RequestSchema):
 
 def envelope(
     key: str,
-    item: type[Schema] | fields.Field,
+    item: type[Schema] | fields.Field[Any],
     *,
     many: bool = False,
     count: bool | None = None,
@@ -76,7 +76,7 @@ def envelope(
     `count` (default: `many`) adds or drops the keyCount total; `base` RequestSchema makes a
     request envelope, which ignores unknown top-level keys as its content does.
     """
-    value: fields.Field
+    value: fields.Field[Any]
     if isinstance(item, fields.Field):
         value = fields.List(item, required=True)
         many = True
@@ -85,7 +85,7 @@ def envelope(
         value = fields.Nested(item, many=many, required=True)
         suffix = "Envelope" if not many else "Page" if count is not False else "List"
         name = name or item.__name__.removesuffix("Schema") + suffix
-    attrs: dict[str, fields.Field] = {key: value}
+    attrs: dict[str, fields.Field[Any]] = {key: value}
     if many if count is None else count:
         attrs[f"{key}Count"] = fields.Integer(required=True)
     return base.from_dict(attrs, name=name)

@@ -63,4 +63,6 @@ def init_app(app: Flask) -> None:
     hops = app.config["PROXY_COUNT"]
     if hops:
         # Trust X-Forwarded-For/-Proto/-Host/-Port only from the configured number of proxies.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's documented way
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops
+        )

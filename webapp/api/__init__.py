@@ -7,7 +7,7 @@ import json
 import re
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any, Literal, NoReturn, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar, cast
 
 import flask
 import flask_smorest
@@ -142,7 +142,7 @@ class Blueprint(flask_smorest.Blueprint):
                 return view(resolve(), *args, **kwargs)
 
             documented = self.alt_response(401, response=HTTPStatus(401).name)(guarded)
-            return self.doc(security=security)(documented)
+            return cast(F, self.doc(security=security)(documented))
 
         return decorator
 
