@@ -86,6 +86,25 @@ class Config:
     ARGON2_TIME_COST = _int("ARGON2_TIME_COST", 3)
     ARGON2_MEMORY_COST = _int("ARGON2_MEMORY_COST", 64 * 1024)
     ARGON2_PARALLELISM = _int("ARGON2_PARALLELISM", 1)
+    # Hashes running at once per process (half the CPUs, at least 1), and how long a login,
+    # registration or password change waits for a free slot before it is answered 503.
+    ARGON2_MAX_CONCURRENCY = _int("ARGON2_MAX_CONCURRENCY", max(1, (os.cpu_count() or 2) // 2))
+    ARGON2_WAIT_MS = _int("ARGON2_WAIT_MS", 50)
+    # Rate limits (Flask-Limiter strings, "; " between several; "" turns one off). Counted in
+    # memory per process by default; a redis:// URL shares one budget between processes and hosts.
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_LOGIN_PER_IP = os.environ.get("RATELIMIT_LOGIN_PER_IP", "20 per minute; 200 per hour")
+    # Failed logins only: the owner's successful logins never lock them out.
+    RATELIMIT_LOGIN_PER_ACCOUNT = os.environ.get(
+        "RATELIMIT_LOGIN_PER_ACCOUNT", "5 per minute; 20 per hour"
+    )
+    RATELIMIT_REGISTER_PER_IP = os.environ.get(
+        "RATELIMIT_REGISTER_PER_IP", "5 per minute; 30 per hour"
+    )
+    RATELIMIT_WRITES_PER_USER = os.environ.get(
+        "RATELIMIT_WRITES_PER_USER", "60 per minute; 1000 per hour"
+    )
     # Seconds a client is told to wait when the database is unavailable.
     RETRY_AFTER_SECONDS = _int("RETRY_AFTER_SECONDS", 5)
 
@@ -122,3 +141,6 @@ class TestConfig(Config):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 8
     ARGON2_PARALLELISM = 1
+    # Tests that exercise the limits turn them on; the rest of the suite is not throttled.
+    RATELIMIT_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"

@@ -11,7 +11,7 @@ from flask import Flask
 
 from config import Config, engine_options
 
-from . import api, auth, cli, health, observability, web
+from . import api, auth, cli, health, limits, observability, web
 from .extensions import init_db
 
 # Keys that must never run in production.
@@ -35,6 +35,7 @@ def create_app(config: type = Config, overrides: Mapping[str, Any] | None = None
     web.init_app(app)
     init_db(app)
     auth.init_app(app)
+    limits.init_app(app)
     api.init_app(app)
     health.init_app(app)
     cli.init_app(app)

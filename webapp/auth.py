@@ -16,11 +16,13 @@ SCHEME = "Token"
 
 
 def init_app(app: Flask) -> None:
-    """Build the password hasher from the configured argon2 cost."""
+    """Build the password hasher from the configured argon2 cost and concurrency."""
     app.extensions["password_hasher"] = security.make_hasher(
         app.config["ARGON2_TIME_COST"],
         app.config["ARGON2_MEMORY_COST"],
         app.config["ARGON2_PARALLELISM"],
+        app.config["ARGON2_MAX_CONCURRENCY"],
+        app.config["ARGON2_WAIT_MS"] / 1000,
     )
 
 

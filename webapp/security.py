@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import jwt
 from argon2 import PasswordHasher
@@ -15,9 +19,62 @@ class InvalidTokenError(Exception):
     """The token is missing, malformed, expired, tampered with or not ours."""
 
 
-def make_hasher(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
-    """An argon2id hasher with the given cost parameters."""
-    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+class HashingBusy(Exception):
+    """Every hashing slot stayed taken for the whole wait: shed the request rather than queue it."""
+
+
+class BoundedPasswordHasher(PasswordHasher):
+    """An argon2id hasher that runs at most `max_concurrency` hashes at once in this process.
+
+    Hashing is the one CPU- and memory-heavy thing anonymous callers can ask for. Bounding it
+    leaves the other request threads, and the CPU, to everything else: a caller that finds every
+    slot taken for `wait_seconds` gets HashingBusy at once instead of queuing on a request thread.
+    """
+
+    def __init__(
+        self, *args: int, max_concurrency: int = 1, wait_seconds: float = 0.05, **kwargs: int
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.max_concurrency = max(1, max_concurrency)
+        self.wait_seconds = max(0.0, wait_seconds)
+        self._slots = threading.BoundedSemaphore(self.max_concurrency)
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one hashing slot; HashingBusy when none frees up within the wait."""
+        if not self._slots.acquire(timeout=self.wait_seconds):
+            raise HashingBusy(f"all {self.max_concurrency} password hashing slots are busy")
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        """Hash a password, holding a slot while argon2 runs."""
+        with self.slot():
+            return super().hash(password, salt=salt)
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        """Verify a password against a hash, holding a slot while argon2 runs."""
+        with self.slot():
+            return super().verify(hash, password)
+
+
+def make_hasher(
+    time_cost: int,
+    memory_cost: int,
+    parallelism: int,
+    max_concurrency: int = 1,
+    wait_seconds: float = 0.05,
+) -> BoundedPasswordHasher:
+    """An argon2id hasher with the given cost, running at most max_concurrency hashes at once."""
+    return BoundedPasswordHasher(
+        time_cost=time_cost,
+        memory_cost=memory_cost,
+        parallelism=parallelism,
+        max_concurrency=max_concurrency,
+        wait_seconds=wait_seconds,
+    )
 
 
 def hash_password(hasher: PasswordHasher, password: str) -> str:
