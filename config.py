@@ -89,7 +89,7 @@ class Config:
     # Hashes running at once per process (half the CPUs, at least 1), and how long a login,
     # registration or password change waits for a free slot before it is answered 503.
     ARGON2_MAX_CONCURRENCY = _int("ARGON2_MAX_CONCURRENCY", max(1, (os.cpu_count() or 2) // 2))
-    ARGON2_WAIT_MS = _int("ARGON2_WAIT_MS", 50)
+    ARGON2_WAIT_MS = _int("ARGON2_WAIT_MS", 10)
     # Rate limits (Flask-Limiter strings, "; " between several; "" turns one off). Counted in
     # memory per process by default; a redis:// URL shares one budget between processes and hosts.
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -44,6 +45,26 @@ def assert_busy(response: Any) -> None:
     assert response.get_json() == {"errors": {"body": ["The server is busy; try again shortly."]}}
 
 
+@contextmanager
+def slots_taken(hasher: security.BoundedPasswordHasher) -> Iterator[None]:
+    """Another thread holds the hasher's one slot meanwhile (as a login hashing would)."""
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with hasher.slot():
+            taken.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert taken.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        holder.join()
+
+
 def test_beyond_hashing_capacity_is_503_at_once(hashing_app):
     app = hashing_app(ARGON2_MAX_CONCURRENCY=1, ARGON2_WAIT_MS=50)
     client = app.test_client()
@@ -51,7 +72,7 @@ def test_beyond_hashing_capacity_is_503_at_once(hashing_app):
     new_user = {"user": {"username": "jane", "email": "jane@example.com", "password": "janejane"}}
     change = {"user": {"password": "newpassword"}}
 
-    with app.extensions["password_hasher"].slot():  # the one slot is taken
+    with slots_taken(app.extensions["password_hasher"]):
         started = time.monotonic()
         assert_busy(login(client, "jake@example.com", "jakejake"))
         assert_busy(login(client, "nobody@example.com", "whatever"))

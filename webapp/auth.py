@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from argon2 import PasswordHasher
 from flask import Flask, current_app, g, request
 
 from . import security
@@ -26,7 +25,7 @@ def init_app(app: Flask) -> None:
     )
 
 
-def password_hasher() -> PasswordHasher:
+def password_hasher() -> security.BoundedPasswordHasher:
     """The app's argon2id hasher."""
     return current_app.extensions["password_hasher"]
 

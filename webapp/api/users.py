@@ -60,13 +60,16 @@ def no_store(response: Response) -> Response:
 @blp.post("/users")
 @blp.arguments(RegisterRequest)
 @blp.response(201, UserResponse)
-@blp.errors(422)
+@blp.errors(422, 429, 503)
 def register(payload: dict[str, Any]) -> dict[str, User]:
     """Create an account and return it with a token."""
     data = payload["user"]
-    ensure_available(data["email"], data["username"])
-    end_read_transaction()
-    password_hash = security.hash_password(auth.password_hasher(), data["password"])
+    hasher = auth.password_hasher()
+    # A hashing slot first: a server at capacity sheds the request before any database work.
+    with hasher.slot():
+        ensure_available(data["email"], data["username"])
+        end_read_transaction()
+        password_hash = security.hash_password(hasher, data["password"])
     user = User(username=data["username"], email=data["email"], password_hash=password_hash)
     db.session.add(user)
     db.session.commit()
@@ -76,16 +79,18 @@ def register(payload: dict[str, Any]) -> dict[str, User]:
 @blp.post("/users/login")
 @blp.arguments(LoginRequest)
 @blp.response(200, UserResponse)
-@blp.errors(401, 422)
+@blp.errors(401, 422, 429, 503)
 def login(payload: dict[str, Any]) -> dict[str, User]:
     """Exchange email and password for a token; the same error whichever is wrong."""
     data = payload["user"]
     hasher = auth.password_hasher()
-    user = db.session.scalar(db.select(User).filter_by(email=data["email"]))
-    end_read_transaction()
-    stored = user.password_hash if user is not None else auth.dummy_hash()
-    if not security.verify_password(hasher, stored, data["password"]) or user is None:
-        raise Unauthorized("email or password is invalid")
+    # A hashing slot first: a server at capacity sheds the request before any database work.
+    with hasher.slot():
+        user = db.session.scalar(db.select(User).filter_by(email=data["email"]))
+        end_read_transaction()
+        stored = user.password_hash if user is not None else auth.dummy_hash()
+        if not security.verify_password(hasher, stored, data["password"]) or user is None:
+            raise Unauthorized("email or password is invalid")
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(hasher, data["password"])
         db.session.commit()
@@ -104,7 +109,7 @@ def current_user() -> dict[str, User]:
 @blp.put("/user")
 @blp.arguments(UpdateUserRequest)
 @blp.response(200, UserResponse)
-@blp.errors(401, 422)
+@blp.errors(401, 422, 429, 503)
 @blp.token_auth()
 def update_user(payload: dict[str, Any]) -> dict[str, User]:
     """Change any of the caller's fields; the token stays valid."""
