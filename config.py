@@ -141,6 +141,9 @@ class TestConfig(Config):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 8
     ARGON2_PARALLELISM = 1
+    # Room for the suite's concurrent requests; tests of the hashing bound set their own.
+    ARGON2_MAX_CONCURRENCY = 16
+    ARGON2_WAIT_MS = 5000
     # Tests that exercise the limits turn them on; the rest of the suite is not throttled.
     RATELIMIT_ENABLED = False
     RATELIMIT_STORAGE_URI = "memory://"

@@ -187,14 +187,17 @@ def fresh_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], type]
 
 
 def test_ratelimit_enabled_false_in_the_environment_turns_limiting_off(
-    database_url, app, monkeypatch, fresh_config
+    limited, monkeypatch, fresh_config
 ):
     monkeypatch.setenv("RATELIMIT_ENABLED", "false")
     monkeypatch.setenv("RATELIMIT_LOGIN_PER_IP", "1 per minute")
     settings = fresh_config()
     assert settings.RATELIMIT_ENABLED is False
     assert settings.RATELIMIT_LOGIN_PER_IP == "1 per minute"
-    off = make_app(database_url, RATELIMIT_ENABLED=settings.RATELIMIT_ENABLED).test_client()
+    off = limited(
+        RATELIMIT_ENABLED=settings.RATELIMIT_ENABLED,
+        RATELIMIT_LOGIN_PER_IP=settings.RATELIMIT_LOGIN_PER_IP,
+    )
     for _ in range(3):
         assert login(off, "a@example.com", "wrong").status_code == 401
 
