@@ -227,6 +227,7 @@ def run_round(name: str, port: int, env: dict[str, str], args: argparse.Namespac
         elapsed = time.monotonic() - started
     figures = {
         "round": name,
+        "settings": " ".join(args.env),
         "started": stamp,
         "load_before": before,
         "load_during": during_load,
@@ -251,7 +252,7 @@ def table(figures: dict) -> str:
     ratio = figures["articles_p99_ratio"]
     health = figures["burst_healthz_p99"]
     lines = [
-        f"### {figures['round']} ({figures['started']})",
+        f"### {figures['round']} ({figures['started']}) {figures['settings']}".rstrip(),
         "",
         "| request | idle p50 ms | idle p99 ms | burst p50 ms | burst p99 ms | goal |",
         "|---|---:|---:|---:|---:|---|",
@@ -283,6 +284,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle", type=float, default=10.0, help="seconds of idle probing")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of burst")
     parser.add_argument("--rounds", nargs="+", choices=ROUNDS, default=list(ROUNDS))
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra server setting, e.g. --env ARGON2_WAIT_MS=0 (repeatable)",
+    )
     args = parser.parse_args(argv)
 
     RESULTS.mkdir(exist_ok=True)
@@ -297,6 +305,7 @@ def main(argv: list[str] | None = None) -> int:
             "DATABASE_URL": database_url,
             "LOG_LEVEL": "WARNING",
             "PROXY_COUNT": "1",
+            **dict(setting.split("=", 1) for setting in args.env),
         }
         with server({**env, "RATELIMIT_ENABLED": "false"}, port, RESULTS / "login-burst-seed.log"):
             seed(f"http://127.0.0.1:{port}", users=4, articles_per_user=10, comments=0)
