@@ -87,9 +87,10 @@ class Config:
     ARGON2_MEMORY_COST = _int("ARGON2_MEMORY_COST", 64 * 1024)
     ARGON2_PARALLELISM = _int("ARGON2_PARALLELISM", 1)
     # Hashes running at once per process (half the CPUs, at least 1), and how long a login,
-    # registration or password change waits for a free slot before it is answered 503.
+    # registration or password change waits for a free slot before it is answered 503 (0: not
+    # at all; a waiting request holds a request thread, which under a flood is what runs out).
     ARGON2_MAX_CONCURRENCY = _int("ARGON2_MAX_CONCURRENCY", max(1, (os.cpu_count() or 2) // 2))
-    ARGON2_WAIT_MS = _int("ARGON2_WAIT_MS", 10)
+    ARGON2_WAIT_MS = _int("ARGON2_WAIT_MS", 0)
     # Rate limits (Flask-Limiter strings, "; " between several; "" turns one off). Counted in
     # memory per process by default; a redis:// URL shares one budget between processes and hosts.
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)

@@ -49,7 +49,7 @@ class BoundedPasswordHasher(PasswordHasher):
     """
 
     def __init__(
-        self, *args: int, max_concurrency: int = 1, wait_seconds: float = 0.01, **kwargs: int
+        self, *args: int, max_concurrency: int = 1, wait_seconds: float = 0.0, **kwargs: int
     ) -> None:
         super().__init__(*args, **kwargs)
         self.max_concurrency = max(1, max_concurrency)
@@ -101,7 +101,7 @@ def make_hasher(
     memory_cost: int,
     parallelism: int,
     max_concurrency: int = 1,
-    wait_seconds: float = 0.01,
+    wait_seconds: float = 0.0,
 ) -> BoundedPasswordHasher:
     """An argon2id hasher with the given cost, running at most max_concurrency hashes at once."""
     return BoundedPasswordHasher(
