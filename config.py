@@ -51,6 +51,20 @@ class Config:
     ARGON2_TIME_COST: int = 3
     ARGON2_MEMORY_COST: int = 64 * 1024
     ARGON2_PARALLELISM: int = 1
+    # Hashes running at once per process (half the CPUs, at least 1), and how long a login,
+    # registration or password change waits for a free slot before it is answered 503 (0: not
+    # at all; a waiting request holds a request thread, which under a flood is what runs out).
+    ARGON2_MAX_CONCURRENCY: int = max(1, (os.cpu_count() or 2) // 2)
+    ARGON2_WAIT_MS: int = 0
+    # Rate limits (Flask-Limiter strings, "; " between several; "" turns one off). Counted in
+    # memory per process by default; a redis:// URL shares one budget between processes and hosts.
+    RATELIMIT_ENABLED: bool = True
+    RATELIMIT_STORAGE_URI: str = "memory://"
+    RATELIMIT_LOGIN_PER_IP: str = "20 per minute; 200 per hour"
+    # Failed logins only: the owner's successful logins never lock them out.
+    RATELIMIT_LOGIN_PER_ACCOUNT: str = "5 per minute; 20 per hour"
+    RATELIMIT_REGISTER_PER_IP: str = "5 per minute; 30 per hour"
+    RATELIMIT_WRITES_PER_USER: str = "60 per minute; 1000 per hour"
     # Seconds a client is told to wait when the database is unavailable.
     RETRY_AFTER_SECONDS: int = 5
 
@@ -102,6 +116,12 @@ class TestConfig(Config):
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 8
     ARGON2_PARALLELISM = 1
+    # Room for the suite's concurrent requests; tests of the hashing bound set their own.
+    ARGON2_MAX_CONCURRENCY = 16
+    ARGON2_WAIT_MS = 5000
+    # Tests that exercise the limits turn them on; the rest of the suite is not throttled.
+    RATELIMIT_ENABLED = False
+    RATELIMIT_STORAGE_URI = "memory://"
 
 
 class ServerConfig:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -161,14 +162,33 @@ def browser_tests_enabled() -> bool:
     return bool(shutil.which("chromium") and shutil.which("chromedriver"))
 
 
+def redis_url() -> str:
+    """The Redis the `redis` tests use: TEST_REDIS_URL, or db 9 of a local server."""
+    return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def redis_tests_enabled() -> bool:
+    """TEST_REDIS_URL set (.ci/run sets it) runs them; unset, they run where Redis answers."""
+    if os.environ.get("TEST_REDIS_URL"):
+        return True
+    try:
+        with redis.Redis.from_url(redis_url(), socket_connect_timeout=0.5) as server:
+            return bool(server.ping())
+    except redis.RedisError:
+        return False
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect, never skip: `postgres` tests without TEST_DATABASE_URL and `browser` tests
-    without Chromium (see browser_tests_enabled); CI enables both, so there they must pass."""
+    """Deselect, never skip: `postgres` tests without TEST_DATABASE_URL, `browser` tests
+    without Chromium (see browser_tests_enabled) and `redis` tests without Redis; CI enables
+    all three, so there they must pass."""
     unwanted = set()
     if not os.environ.get("TEST_DATABASE_URL"):
         unwanted.add("postgres")
     if not browser_tests_enabled():
         unwanted.add("browser")
+    if not redis_tests_enabled():
+        unwanted.add("redis")
     deselected = [item for item in items if any(item.get_closest_marker(name) for name in unwanted)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)

@@ -11,7 +11,7 @@ from flask import Flask
 
 from config import Config, load
 
-from . import auth, cli, errors, health, observability, web
+from . import auth, cli, errors, health, limits, observability, web
 from .api import api as rest_api
 from .api import articles, comments, docs, favorites, profiles, tags, users
 from .api import init_app as init_api
@@ -37,6 +37,7 @@ def create_app(config: type[Config] = Config, overrides: Mapping[str, Any] | Non
     web.init_app(app)
     init_db(app)
     auth.init_app(app)
+    limits.init_app(app)
     init_api(app)
     # After init_api: the one error boundary replaces flask-smorest's default HTTPException handler.
     errors.register_error_handlers(app)

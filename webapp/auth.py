@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from argon2 import PasswordHasher
 from flask import Flask, current_app, g, request
 
 from . import security
@@ -18,17 +17,19 @@ SCHEMES = frozenset({"token", "bearer"})
 
 
 def init_app(app: Flask) -> None:
-    """Build the password hasher from the configured argon2 cost."""
+    """Build the password hasher from the configured argon2 cost and concurrency."""
     app.extensions["password_hasher"] = security.make_hasher(
         app.config["ARGON2_TIME_COST"],
         app.config["ARGON2_MEMORY_COST"],
         app.config["ARGON2_PARALLELISM"],
+        app.config["ARGON2_MAX_CONCURRENCY"],
+        app.config["ARGON2_WAIT_MS"] / 1000,
     )
 
 
-def password_hasher() -> PasswordHasher:
+def password_hasher() -> security.BoundedPasswordHasher:
     """The app's argon2id hasher."""
-    hasher: PasswordHasher = current_app.extensions["password_hasher"]
+    hasher: security.BoundedPasswordHasher = current_app.extensions["password_hasher"]
     return hasher
 
 

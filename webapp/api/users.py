@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Response
 from sqlalchemy import or_
 
 from .. import auth, security
@@ -60,19 +61,33 @@ def ensure_available(
             raise Unprocessable("has already been taken", "username")
 
 
+def end_read_transaction() -> None:
+    """End the reads so far before hashing: no connection sits idle in a transaction for the
+    hundreds of milliseconds argon2 takes (loaded rows stay usable: expire_on_commit=False)."""
+    db.session.commit()
+
+
+@blp.after_request
+def no_store(response: Response) -> Response:
+    """Every response here may carry a token: no browser or proxy may keep a copy."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @blp.post("/users")
 @blp.arguments(RegisterRequest)
 @blp.response(201, UserResponse)
-@blp.errors(422)
+@blp.errors(422, 429, 503)
 def register(payload: dict[str, Any]) -> dict[str, Account]:
     """Create an account and return it with a token."""
     data = payload["user"]
-    ensure_available(data["email"], data["username"])
-    user = User(
-        username=data["username"],
-        email=data["email"],
-        password_hash=security.hash_password(auth.password_hasher(), data["password"]),
-    )
+    hasher = auth.password_hasher()
+    # A hashing slot first: a server at capacity sheds the request before any database work.
+    with hasher.slot():
+        ensure_available(data["email"], data["username"])
+        end_read_transaction()
+        password_hash = security.hash_password(hasher, data["password"])
+    user = User(username=data["username"], email=data["email"], password_hash=password_hash)
     db.session.add(user)
     db.session.commit()
     return {"user": Account.of(user, auth.issue_token(user))}
@@ -81,15 +96,18 @@ def register(payload: dict[str, Any]) -> dict[str, Account]:
 @blp.post("/users/login")
 @blp.arguments(LoginRequest)
 @blp.response(200, UserResponse)
-@blp.errors(401, 422)
+@blp.errors(401, 422, 429, 503)
 def login(payload: dict[str, Any]) -> dict[str, Account]:
     """Exchange email and password for a token; the same error whichever is wrong."""
     data = payload["user"]
     hasher = auth.password_hasher()
-    user = db.session.scalar(db.select(User).filter_by(email=data["email"]))
-    stored = user.password_hash if user is not None else auth.dummy_hash()
-    if not security.verify_password(hasher, stored, data["password"]) or user is None:
-        raise Unauthorized("email or password is invalid")
+    # A hashing slot first: a server at capacity sheds the request before any database work.
+    with hasher.slot():
+        user = db.session.scalar(db.select(User).filter_by(email=data["email"]))
+        end_read_transaction()
+        stored = user.password_hash if user is not None else auth.dummy_hash()
+        if not security.verify_password(hasher, stored, data["password"]) or user is None:
+            raise Unauthorized("email or password is invalid")
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(hasher, data["password"])
         db.session.commit()
@@ -108,7 +126,7 @@ def current_user(user: User) -> dict[str, Account]:
 @blp.token_auth()
 @blp.arguments(UpdateUserRequest)
 @blp.response(200, UserResponse)
-@blp.errors(422)
+@blp.errors(422, 429, 503)
 def update_user(user: User, payload: dict[str, Any]) -> dict[str, Account]:
     """Change any of the caller's fields (a blank password is no change). A new password revokes
     every earlier token and the response carries a fresh one; otherwise the presented token
@@ -119,6 +137,7 @@ def update_user(user: User, payload: dict[str, Any]) -> dict[str, Account]:
     ensure_available(data.get("email"), data.get("username"), exclude_id=user.id)
     password = data.pop("password", None)
     if password is not None:
+        end_read_transaction()
         user.password_hash = security.hash_password(auth.password_hasher(), password)
         # Incremented in SQL, so each of two concurrent password changes revokes the other's token.
         user.token_version = User.token_version + 1
