@@ -73,6 +73,12 @@ class Config:
         os.environ.get("DATABASE_URL", "sqlite:///conduit.db")
     )
     SQLALCHEMY_RECORD_QUERIES = False
+    # Optional streaming replica for read-only requests (webapp/routing.py); unset, none is used.
+    DATABASE_REPLICA_URL = (
+        normalize_database_url(os.environ.get("DATABASE_REPLICA_URL") or "") or None
+    )
+    # Redis shared by app hosts for read-your-writes positions; unset, kept in each process.
+    ROUTING_REDIS_URL = os.environ.get("ROUTING_REDIS_URL") or None
     JWT_LIFETIME_SECONDS = _int("JWT_LIFETIME_SECONDS", 7 * 24 * 3600)
     MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", 1024 * 1024)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").upper()
@@ -119,6 +125,7 @@ class TestConfig(Config):
     SQLALCHEMY_DATABASE_URI = normalize_database_url(
         os.environ.get("TEST_DATABASE_URL", "sqlite:///test.db")
     )
+    DATABASE_REPLICA_URL = None
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 8
     ARGON2_PARALLELISM = 1
