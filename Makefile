@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 export FLASK_APP := wsgi.py
 
-.PHONY: run test lint format migrate upgrade seed bench clean
+.PHONY: run test lint format migrate upgrade seed bench clean cluster cluster-stop
 
 $(BIN)/activate: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,15 @@ format: $(BIN)/activate
 # Load benchmark on PostgreSQL with wrk (apt-get install wrk); flags: BENCH_ARGS="--help".
 bench: $(BIN)/activate
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Local multi-host topology under instance/cluster/ (bench/cluster/cluster.sh, run as root):
+# primary + streaming replica, PgBouncer, Redis, HOSTS (3) app hosts, nginx on 127.0.0.1:PORT (8080).
+# REPLICA_DELAY_MS delays the replica's replay. `make cluster-stop` stops every part.
+cluster: $(BIN)/activate
+	bench/cluster/cluster.sh up
+
+cluster-stop:
+	bench/cluster/cluster.sh down
 
 migrate: $(BIN)/activate
 	$(BIN)/flask db migrate -m "$(m)"
