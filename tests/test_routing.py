@@ -3,11 +3,13 @@ reads on the primary until the replica has replayed the write, the primary when 
 
 The "replica" here is a second engine on the test database, so which engine served a request is
 what the tests observe; the replica's lag is set by leaving the monitor's replayed position behind
-the primary's. The real streaming replica is exercised in tests/test_cluster.py.
+the primary's. WAL positions exist only on PostgreSQL: those tests are marked `postgres`; the
+routing itself is checked on both databases. The real streaming replica is in tests/test_cluster.py.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,14 +18,13 @@ from flask import Flask
 from sqlalchemy import event
 
 from webapp.extensions import db
-from webapp.routing import REPLICA
+from webapp.routing import REPLICA, MemoryStore, parse_lsn
 
 from .conftest import UserFactory, make_app, truncate_all
 
-pytestmark = pytest.mark.postgres
-
 # Nothing listens here (a port of this project's local range): a replica that is gone.
 DEAD_REPLICA = "postgresql+psycopg://postgres@127.0.0.1:55439/conduit"
+DEAD_SQLITE_REPLICA = "sqlite:////nonexistent-directory/replica.db"
 
 
 class EngineCounter:
@@ -66,11 +67,20 @@ def routed_app(database_url: str, replica_url: str | None = None) -> Flask:
     )
 
 
+def caught_up(app: Flask) -> None:
+    """The replica has replayed everything: probed on PostgreSQL, declared on SQLite."""
+    monitor = app.extensions["routing"].monitor
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        monitor.probe()
+    else:
+        monitor.usable, monitor.replayed = True, 0
+
+
 @pytest.fixture
 def routed(database_url: str, _schema: None) -> Iterator[tuple[Flask, EngineCounter]]:
     """A routed app whose replica is caught up, with a per-engine statement counter."""
     app = routed_app(database_url)
-    app.extensions["routing"].monitor.probe()
+    caught_up(app)
     counter = EngineCounter(app)
     yield app, counter
     counter.close()
@@ -102,7 +112,7 @@ def test_anonymous_reads_are_served_by_the_replica(routed) -> None:
     client = app.test_client()
     author = UserFactory(client)()
     article = publish(client, author)
-    app.extensions["routing"].monitor.probe()  # the replica has replayed everything
+    caught_up(app)
 
     counter.reset()
     response = client.get(f"/api/articles/{article['slug']}")
@@ -134,6 +144,7 @@ def test_writes_and_everything_in_them_use_the_primary(routed) -> None:
     assert primary > 0
 
 
+@pytest.mark.postgres
 def test_a_writer_reads_from_the_primary_until_the_replica_replays_the_write(routed) -> None:
     app, counter = routed
     client = app.test_client()
@@ -160,6 +171,7 @@ def test_a_writer_reads_from_the_primary_until_the_replica_replays_the_write(rou
     assert counter.counts() == (0, 1)
 
 
+@pytest.mark.postgres
 def test_a_new_account_reads_itself_from_the_primary(routed) -> None:
     app, counter = routed
     client = app.test_client()
@@ -177,7 +189,7 @@ def test_routing_adds_no_statement_to_a_read(routed) -> None:
     client = app.test_client()
     author, reader = UserFactory(client)(), UserFactory(client)()
     article = publish(client, author)
-    app.extensions["routing"].monitor.probe()
+    caught_up(app)
     for path in ("/api/articles", f"/api/articles/{article['slug']}", "/api/user"):
         counter.reset()
         response = client.get(path, headers=reader["headers"])
@@ -187,6 +199,7 @@ def test_routing_adds_no_statement_to_a_read(routed) -> None:
         assert replica <= 2, counter.seen["replica"]
 
 
+@pytest.mark.postgres
 def test_a_write_records_its_position_with_one_statement(routed) -> None:
     app, counter = routed
     client = app.test_client()
@@ -208,7 +221,8 @@ def _user_id(app: Flask, user: dict) -> int:
 @pytest.fixture
 def dead_replica(database_url: str, _schema: None) -> Iterator[Flask]:
     """A routed app whose replica does not answer, though the monitor last saw it up."""
-    app = routed_app(database_url, DEAD_REPLICA)
+    dead = DEAD_REPLICA if database_url.startswith("postgresql") else DEAD_SQLITE_REPLICA
+    app = routed_app(database_url, dead)
     app.extensions["routing"].monitor.usable = True
     yield app
     app.extensions["routing"].monitor.stop()
@@ -239,6 +253,7 @@ def test_a_failed_replica_falls_back_to_the_primary_within_the_request(dead_repl
         counter.close()
 
 
+@pytest.mark.postgres
 def test_reads_return_to_the_replica_once_a_probe_succeeds(routed) -> None:
     app, counter = routed
     client = app.test_client()
@@ -251,3 +266,47 @@ def test_reads_return_to_the_replica_once_a_probe_succeeds(routed) -> None:
     counter.reset()
     client.get("/api/articles")
     assert counter.counts() == (0, 1)
+
+
+@pytest.mark.postgres
+def test_a_probe_of_a_dead_replica_marks_it_down(dead_replica) -> None:
+    monitor = dead_replica.extensions["routing"].monitor
+    monitor.probe()
+    assert monitor.usable is False
+
+
+@pytest.mark.postgres
+@pytest.mark.usefixtures("_schema")
+def test_each_worker_probes_in_the_background_once_serving(database_url: str) -> None:
+    app = make_app(database_url, DATABASE_REPLICA_URL=database_url, REPLICA_PROBE_INTERVAL=0.05)
+    monitor = app.extensions["routing"].monitor
+    try:
+        assert monitor.usable is False  # nothing probed before the first request
+        app.test_client().get("/healthz")
+        deadline = time.monotonic() + 10
+        while not monitor.usable and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert monitor.usable is True
+        assert monitor.lag < 1
+    finally:
+        monitor.stop()
+        with app.app_context():
+            for engine in db.engines.values():
+                engine.dispose()
+
+
+def test_wal_positions_compare_as_numbers() -> None:
+    assert parse_lsn("0/16B3748") == 0x16B3748
+    assert parse_lsn("1/0") > parse_lsn("0/FFFFFFFF")
+
+
+def test_a_remembered_position_only_grows_and_expires(monkeypatch: pytest.MonkeyPatch) -> None:
+    store = MemoryStore(ttl=60)
+    store.remember([7], 200)
+    store.remember([7, 8], 100)  # an older commit recorded late does not move 7 back
+    assert store.position(7) == 200
+    assert store.position(8) == 100
+    assert store.position(9) is None
+    later = time.monotonic() + 61
+    monkeypatch.setattr(time, "monotonic", lambda: later)
+    assert store.position(7) is None

@@ -208,8 +208,7 @@ up() {
 
 stop_pid() {  # stop_pid PIDFILE [GROUP]: TERM, wait, then KILL
   local file=$1 pid
-  [ -f "$file" ] || return 0
-  pid=$(cat "$file")
+  pid=$(cat "$file" 2>/dev/null) || return 0
   local target=$pid
   [ "${2:-}" = group ] && target=-$pid
   kill -TERM -- "$target" 2>/dev/null || true
@@ -223,10 +222,7 @@ stop_pid() {  # stop_pid PIDFILE [GROUP]: TERM, wait, then KILL
 
 down() {
   [ -d "$DIR" ] || return 0
-  if [ -f "$DIR/nginx.pid" ]; then
-    nginx -e "$DIR/nginx-error.log" -c "$DIR/nginx.conf" -p "$DIR" -s quit 2>/dev/null || true
-    stop_pid "$DIR/nginx.pid"
-  fi
+  stop_pid "$DIR/nginx.pid"
   # Each host is its own process group: workers left by a killed master stop with it.
   for file in "$DIR"/app-*.pid; do [ -f "$file" ] && stop_pid "$file" group; done
   for name in primary replica; do stop_pid "$RUN/pgbouncer-$name.pid"; done
