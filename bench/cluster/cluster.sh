@@ -185,12 +185,23 @@ start_nginx() {
   wait_for nginx 20 curl -fsS -o /dev/null "http://127.0.0.1:$PORT/readyz"
 }
 
+ensure_traversable() {  # postgres must reach its data directories under this checkout
+  local path=$DIR
+  while [ "$path" != / ]; do
+    path=$(dirname "$path")
+    if ! runuser -u postgres -- test -x "$path"; then
+      log "chmod o+x $path: PostgreSQL runs as postgres and must pass through it"
+      chmod o+x "$path"
+    fi
+  done
+}
+
 up() {
   [ "$HOSTS" -ge 1 ] && [ "$HOSTS" -le 9 ] || { log "HOSTS must be 1..9" >&2; exit 2; }
   install_packages
   mkdir -p "$DIR"
-  # PostgreSQL runs as postgres: it must reach its data directories through this path.
   chmod 0755 "$DIR"
+  ensure_traversable
   init_databases
   start_bouncer primary $BOUNCER_PRIMARY_PORT $PRIMARY_PORT
   start_bouncer replica $BOUNCER_REPLICA_PORT $REPLICA_PORT
