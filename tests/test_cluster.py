@@ -63,7 +63,11 @@ def call(method: str, path: str, body: Any = None, token: str | None = None) -> 
         raw, status, headers = error.read(), error.code, dict(error.headers)
     except (urllib.error.URLError, OSError):
         return Reply(0, None, {})
-    return Reply(status, json.loads(raw) if raw else None, headers)
+    try:
+        body = json.loads(raw) if raw else None
+    except ValueError:  # nginx's own error pages (502 from a host that died) are HTML
+        body = raw.decode(errors="replace")
+    return Reply(status, body, headers)
 
 
 def register(prefix: str = "c") -> dict[str, str]:

@@ -85,7 +85,7 @@ init_databases() {
   fi
   if [ ! -f "$DIR/replica/PG_VERSION" ]; then
     log "pg_basebackup -R replica"
-    as_pg pg_basebackup -h 127.0.0.1 -p $PRIMARY_PORT -U postgres -D "$DIR/replica" -R -X stream
+    as_pg pg_basebackup -h 127.0.0.1 -p $PRIMARY_PORT -U postgres -D "$DIR/replica" -R -X stream -c fast
   fi
   {
     echo "port = $REPLICA_PORT"
