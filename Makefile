@@ -12,7 +12,7 @@ UV := uv==0.13.8
 COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
 	--custom-compile-command "make lock" $(LOCK_ARGS)
 
-.PHONY: run test lint typecheck format lock migrate upgrade seed bench clean
+.PHONY: run test lint typecheck format lock migrate upgrade seed bench clean cluster cluster-stop
 
 # --no-compile: Python compiles just the modules the app imports, on first import, instead of pip
 # compiling every file of every package up front (seconds of CPU on a cold `make run`).
@@ -56,6 +56,15 @@ lock:
 # Load benchmark on PostgreSQL with wrk (apt-get install wrk); flags: BENCH_ARGS="--help".
 bench: $(VENV)/runtime.stamp
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# Local multi-host topology under instance/cluster/ (bench/cluster/cluster.sh, run as root):
+# primary + streaming replica, PgBouncer, Redis, HOSTS (3) app hosts, nginx on 127.0.0.1:PORT (8080).
+# REPLICA_DELAY_MS delays the replica's replay. `make cluster-stop` stops every part.
+cluster: $(VENV)/runtime.stamp
+	bench/cluster/cluster.sh up
+
+cluster-stop:
+	bench/cluster/cluster.sh down
 
 migrate: $(VENV)/runtime.stamp
 	$(BIN)/flask db migrate -m "$(m)"

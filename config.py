@@ -38,6 +38,10 @@ class Config:
     # (Flask-SQLAlchemy 3); "sqlite://" is one in-memory database shared by the process's threads.
     SQLALCHEMY_DATABASE_URI: str = "sqlite:///conduit.db"
     SQLALCHEMY_RECORD_QUERIES = False
+    # Optional streaming replica for read-only requests (webapp/routing.py); unset, none is used.
+    DATABASE_REPLICA_URL: str | None = None
+    # Redis shared by app hosts for read-your-writes positions; unset, kept in each process.
+    ROUTING_REDIS_URL: str | None = None
     JWT_LIFETIME_SECONDS: int = 7 * 24 * 3600
     MAX_CONTENT_LENGTH: int = 1024 * 1024
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
@@ -113,6 +117,7 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret-key-that-is-long-enough-for-hs256"
     # tests/conftest.py points every app at TEST_DATABASE_URL or a throwaway SQLite file.
     SQLALCHEMY_DATABASE_URI = "sqlite://"
+    DATABASE_REPLICA_URL = None
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 8
     ARGON2_PARALLELISM = 1

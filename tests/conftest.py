@@ -180,9 +180,12 @@ def redis_tests_enabled() -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect, never skip: `postgres` tests without TEST_DATABASE_URL, `browser` tests
-    without Chromium (see browser_tests_enabled) and `redis` tests without Redis; CI enables
-    all three, so there they must pass."""
+    without Chromium (see browser_tests_enabled), `redis` tests without Redis and `cluster`
+    tests without CLUSTER_URL (a running `make cluster`); CI enables all four, so there they must
+    pass."""
     unwanted = set()
+    if not os.environ.get("CLUSTER_URL"):
+        unwanted.add("cluster")
     if not os.environ.get("TEST_DATABASE_URL"):
         unwanted.add("postgres")
     if not browser_tests_enabled():

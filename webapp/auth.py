@@ -61,6 +61,18 @@ def _presented_token() -> str | None:
     return token.strip()
 
 
+def claimed_user_id() -> int | None:
+    """The user id a validly signed token names, without looking the account up: for choosing a
+    database (webapp/routing.py) before any statement runs, never for access control."""
+    try:
+        token = _presented_token()
+        if token is None:
+            return None
+        return security.decode_token(token, current_app.config["SECRET_KEY"]).user_id
+    except (Unauthorized, security.InvalidTokenError):
+        return None
+
+
 def _caller() -> User | None:
     """The account the request's token belongs to, looked up once per request (one statement).
 

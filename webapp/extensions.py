@@ -12,6 +12,8 @@ from sqlalchemy import MetaData, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase
 
+from . import routing
+
 log = logging.getLogger(__name__)
 
 # Stable constraint names, so migrations (and SQLite batch mode) can address them.
@@ -31,7 +33,11 @@ class Base(DeclarativeBase):
 
 
 # expire_on_commit=False: a view dumps what it just committed without re-reading every row.
-db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+# RoutingSession: read-only requests may go to a replica (webapp/routing.py).
+db = SQLAlchemy(
+    model_class=Base,
+    session_options={"expire_on_commit": False, "class_": routing.RoutingSession},
+)
 migrate = Migrate(compare_type=True, render_as_batch=True)
 
 if TYPE_CHECKING:
@@ -72,8 +78,10 @@ def _close_session(exc: BaseException | None) -> None:
 
 def init_db(app: Flask) -> None:
     """Bind Flask-SQLAlchemy and Flask-Migrate; engines are built here, none is connected."""
+    routing.configure(app)
     db.init_app(app)
     migrate.init_app(app, db)
+    routing.init_app(app)
     # Registered after Flask-SQLAlchemy's, so it runs first (teardowns run in reverse).
     app.teardown_appcontext(_close_session)
     with app.app_context():
