@@ -56,7 +56,7 @@ def feed(reader_id: int, **args: Any) -> dict[str, Any]:
 @blp.token_auth()
 @blp.arguments(NewArticleRequest)
 @blp.response(201, ArticleResponse)
-@blp.errors(422)
+@blp.errors(422, 429)
 def create_article(reader: User, payload: dict[str, Any]) -> dict[str, queries.ArticleView]:
     """Publish an article; its slug comes from the title and is unique."""
     data = payload["article"]
@@ -95,7 +95,7 @@ def _own_article(slug: str, reader_id: int) -> Article:
 @blp.token_auth()
 @blp.arguments(UpdateArticleRequest)
 @blp.response(200, ArticleResponse)
-@blp.errors(403, 404, 422)
+@blp.errors(403, 404, 422, 429)
 def update_article(
     reader: User, payload: dict[str, Any], slug: str
 ) -> dict[str, queries.ArticleView]:
@@ -118,7 +118,7 @@ def update_article(
 @blp.delete("/articles/<slug:slug>")
 @blp.token_auth()
 @blp.response(204)
-@blp.errors(403, 404)
+@blp.errors(403, 404, 429)
 def delete_article(reader: User, slug: str) -> None:
     """Delete the author's article; its comments, favorites and tag links go with it."""
     article = _own_article(slug, reader.id)

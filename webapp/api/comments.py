@@ -30,7 +30,7 @@ def list_comments(reader_id: int | None, slug: str) -> dict[str, list[queries.Co
 @blp.token_auth()
 @blp.arguments(NewCommentRequest)
 @blp.response(200, CommentResponse)
-@blp.errors(404, 422)
+@blp.errors(404, 422, 429)
 def add_comment(reader: User, payload: dict[str, Any], slug: str) -> dict[str, queries.CommentView]:
     """Comment on the article (the spec answers 200)."""
     article_id = queries.article_id_by_slug(slug)
@@ -45,7 +45,7 @@ def add_comment(reader: User, payload: dict[str, Any], slug: str) -> dict[str, q
 @blp.delete(f"/articles/<slug:slug>/comments/{COMMENT_ID}")
 @blp.token_auth()
 @blp.response(204)
-@blp.errors(403, 404)
+@blp.errors(403, 404, 429)
 def delete_comment(reader: User, slug: str, comment_id: int) -> None:
     """Delete one's own comment; a comment of another article is 404."""
     comment = queries.comment_in_article(slug, comment_id)

@@ -17,7 +17,7 @@ blp = Blueprint(
 @blp.post("/articles/<slug:slug>/favorite")
 @blp.token_auth()
 @blp.response(200, ArticleResponse)
-@blp.errors(404)
+@blp.errors(404, 429)
 def favorite(reader: User, slug: str) -> dict[str, queries.ArticleView]:
     """Favorite the article; favoriting again changes nothing."""
     insert_ignore(
@@ -30,7 +30,7 @@ def favorite(reader: User, slug: str) -> dict[str, queries.ArticleView]:
 @blp.delete("/articles/<slug:slug>/favorite")
 @blp.token_auth()
 @blp.response(200, ArticleResponse)
-@blp.errors(404)
+@blp.errors(404, 429)
 def unfavorite(reader: User, slug: str) -> dict[str, queries.ArticleView]:
     """Remove the reader's favorite; removing it again changes nothing."""
     article_id = queries.article_id_by_slug(slug)

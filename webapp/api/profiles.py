@@ -27,7 +27,7 @@ def get_profile(reader_id: int | None, username: str) -> dict[str, queries.Profi
 @blp.post("/profiles/<username>/follow")
 @blp.token_auth()
 @blp.response(200, ProfileResponse)
-@blp.errors(404, 422)
+@blp.errors(404, 422, 429)
 def follow(reader: User, username: str) -> dict[str, queries.ProfileView]:
     """Follow a user; following again changes nothing."""
     target_id = queries.user_id_by_username(username)
@@ -41,7 +41,7 @@ def follow(reader: User, username: str) -> dict[str, queries.ProfileView]:
 @blp.delete("/profiles/<username>/follow")
 @blp.token_auth()
 @blp.response(200, ProfileResponse)
-@blp.errors(404)
+@blp.errors(404, 429)
 def unfollow(reader: User, username: str) -> dict[str, queries.ProfileView]:
     """Stop following a user; unfollowing again changes nothing."""
     target_id = queries.user_id_by_username(username)
