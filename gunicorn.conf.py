@@ -5,37 +5,40 @@ Every value can be overridden from the environment; docs/deployment.md explains 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from config import Config
+from config import Config, ServerConfig, SettingError, load
 from webapp.observability import logging_config
+
+try:
+    server_settings = load(ServerConfig)
+    app_settings = load(Config)
+except SettingError as error:
+    # A mistyped variable stops the server with one line naming it, not a traceback.
+    raise SystemExit(f"Invalid setting: {error}") from None
 
 wsgi_app = "wsgi:app"
 
-# Loopback by default: a reverse proxy (nginx) faces the network. HOST=0.0.0.0 in a container.
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+bind = f"{server_settings['HOST']}:{server_settings['PORT']}"
 
 # Processes x threads = requests served at once. Two workers survive one crashing or recycling;
 # threads overlap the time requests spend waiting on PostgreSQL.
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("THREADS", "4"))
+workers: int = server_settings["WEB_CONCURRENCY"]
+threads: int = server_settings["THREADS"]
 worker_class = "gthread"
-
-# Each request thread holds at most one pooled connection, so a worker needs `threads` of them.
-# Set before the app is loaded (preload below), where config.engine_options() reads them.
-os.environ.setdefault("DB_POOL_SIZE", str(threads))
-os.environ.setdefault("DB_MAX_OVERFLOW", "0")
+# Each request thread holds at most one pooled connection, so a worker's pool is `threads`
+# connections with no overflow: wsgi.py passes that to create_app (config.worker_pool) from the
+# same THREADS setting. Nothing here writes os.environ.
 
 # A worker silent for this long is killed and replaced (requests are bounded far below it).
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+timeout: int = server_settings["GUNICORN_TIMEOUT"]
 # On SIGTERM, requests in flight get this long to finish before workers are killed.
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
+graceful_timeout: int = server_settings["GUNICORN_GRACEFUL_TIMEOUT"]
 # Idle keep-alive connections from the proxy stay open this long.
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "5"))
+keepalive: int = server_settings["GUNICORN_KEEPALIVE"]
 # Recycle workers now and then (bounded memory growth); jitter keeps them from restarting together.
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "1000"))
-max_requests_jitter = int(os.environ.get("GUNICORN_MAX_REQUESTS_JITTER", "100"))
+max_requests: int = server_settings["GUNICORN_MAX_REQUESTS"]
+max_requests_jitter: int = server_settings["GUNICORN_MAX_REQUESTS_JITTER"]
 
 # Import the app once in the arbiter: workers fork with it loaded (faster start, shared memory)
 # and a broken app fails at startup instead of in every worker.
@@ -48,8 +51,8 @@ control_socket_disable = True
 # the request id the app put on the response and the duration.
 accesslog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
-loglevel = Config.LOG_LEVEL.lower()
-logconfig_dict = logging_config(Config.LOG_FORMAT, Config.LOG_LEVEL)
+loglevel = app_settings["LOG_LEVEL"].lower()
+logconfig_dict = logging_config(app_settings["LOG_FORMAT"], app_settings["LOG_LEVEL"])
 
 
 def post_fork(server: Any, worker: Any) -> None:

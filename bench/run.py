@@ -655,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
             "DB_MAX_OVERFLOW": "0",
             # Workers are not recycled mid-run: their CPU and memory are what is measured.
             "GUNICORN_MAX_REQUESTS": "0",
-            # Seeding goes through the API: no rate limit on this run.
+            # The seeding and the write rows would spend every rate limit in seconds.
             "RATELIMIT_ENABLED": "false",
         }
         with contextlib.ExitStack() as stack:

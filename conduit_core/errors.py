@@ -51,14 +51,15 @@ class Unprocessable(APIError):
 # "uq_users_email" (PostgreSQL, our naming convention) or "UNIQUE constraint failed: users.email".
 _UNIQUE_SQLITE = re.compile(r"UNIQUE constraint failed: \w+\.(\w+)")
 _UNIQUE_NAME = re.compile(r"^uq_[a-z]+_(\w+)$")
+# A column that holds another field's normalised form is reported as that field.
+_FIELD_OF_COLUMN = {"username_key": "username"}
 
 
 def unique_violation_field(error: sa_exc.IntegrityError) -> str | None:
     """The column a unique violation is about, when it can be told."""
     diag = getattr(error.orig, "diag", None)
     name = getattr(diag, "constraint_name", None)
-    if name and (match := _UNIQUE_NAME.match(name)):
-        return match.group(1)
-    if match := _UNIQUE_SQLITE.search(str(error.orig)):
-        return match.group(1)
-    return None
+    match = (_UNIQUE_NAME.match(name) if name else None) or _UNIQUE_SQLITE.search(str(error.orig))
+    if match is None:
+        return None
+    return _FIELD_OF_COLUMN.get(match.group(1), match.group(1))

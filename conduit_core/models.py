@@ -1,10 +1,11 @@
-"""Typed ORM models on a plain declarative base, shared by the Flask app and the FastAPI variant.
-
-Relationships navigate; they never load lazily (lazy="raise")."""
+"""Typed ORM models: tables, keys and constraints. Reads select the columns they need (queries.py)
+instead of navigating relationships; a relationship added later must be lazy="raise"."""
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -16,7 +17,7 @@ from sqlalchemy import (
     String,
     Text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, query_expression, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
 # Stable constraint names, so migrations (and SQLite batch mode) can address them.
 NAMING_CONVENTION = {
@@ -39,32 +40,56 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _same_as_created(context: Any) -> datetime:
+    """A new row's updated_at: its created_at exactly, not a second clock reading (which can fall
+    in the next millisecond on the wire)."""
+    created: datetime | None = context.get_current_parameters().get("created_at")
+    return created or utcnow()
+
+
 class Timestamped:
     """created_at/updated_at columns set by the ORM on insert and update."""
 
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        DateTime(timezone=True), default=_same_as_created, onupdate=utcnow
     )
+
+
+def username_key(username: str) -> str:
+    """The form two usernames share when they name the same account: NFKC, then case-folded."""
+    return unicodedata.normalize("NFKC", username).casefold()
 
 
 class User(Timestamped, Base):
     """A registered account; also the public profile of its author."""
 
     __tablename__ = "users"
+    # AUTOINCREMENT: SQLite would otherwise reuse the id of the newest account once it is
+    # deleted, and that account's tokens would then authenticate as the next user registered.
+    # Reflection does not see it, so a batch migration that recreates this table must restate it.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # As registered (case kept); profiles and filters look it up exactly.
     username: Mapped[str] = mapped_column(String(64), unique=True)
-    # Stored lower-cased, so uniqueness and login are case-insensitive.
+    # username_key(username), kept in step by _set_username_key: unique, so "Bob" and "bob" (or
+    # a compatibility form such as fullwidth letters) cannot be two accounts.
+    username_key: Mapped[str] = mapped_column(String(64), unique=True)
+    # Stored NFKC-normalised and lower-cased, so uniqueness and login ignore case and form.
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     bio: Mapped[str] = mapped_column(Text, default="")
     image: Mapped[str] = mapped_column(String(2048), default="")
+    # Tokens carry the version they were issued under; a password change increments it, which
+    # revokes every token issued before.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
-    # Per-reader fact, filled by the query that loads the user (see queries.py).
-    following: Mapped[bool] = query_expression(default_expr=False)
-
-    articles: Mapped[list[Article]] = relationship(back_populates="author", lazy="raise")
+    @validates("username")
+    def _set_username_key(self, _attribute: str, username: str) -> str:
+        """Keep username_key in step with every assignment of username."""
+        self.username_key = username_key(username)
+        return username
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.username!r}>"
@@ -128,6 +153,8 @@ class Article(Timestamped, Base):
     """A published article."""
 
     __tablename__ = "articles"
+    # No AUTOINCREMENT (unlike users and comments): article ids never leave the database (slugs
+    # name articles) and every row that refers to one is deleted with it, so reuse is harmless.
     __table_args__ = (
         # Lists: newest first, id breaks ties; the author index serves profile lists and the feed.
         Index("ix_articles_created_at_id", "created_at", "id"),
@@ -141,14 +168,6 @@ class Article(Timestamped, Base):
     body: Mapped[str] = mapped_column(Text)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
 
-    author: Mapped[User] = relationship(back_populates="articles", lazy="raise")
-    tags: Mapped[list[Tag]] = relationship(
-        secondary="article_tags", lazy="raise", order_by=Tag.name, passive_deletes=True
-    )
-    comments: Mapped[list[Comment]] = relationship(
-        back_populates="article", lazy="raise", passive_deletes=True
-    )
-
     def __repr__(self) -> str:
         return f"<Article {self.id} {self.slug!r}>"
 
@@ -157,12 +176,14 @@ class Comment(Timestamped, Base):
     """A comment on an article."""
 
     __tablename__ = "comments"
-    __table_args__ = (Index("ix_comments_article_id_id", "article_id", "id"),)
+    # AUTOINCREMENT on SQLite: comment ids are public (DELETE .../comments/{id}), so a deleted
+    # comment's id must never come back as a newer comment's (see User).
+    __table_args__ = (
+        Index("ix_comments_article_id_id", "article_id", "id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     body: Mapped[str] = mapped_column(Text)
     article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-
-    article: Mapped[Article] = relationship(back_populates="comments", lazy="raise")
-    author: Mapped[User] = relationship(lazy="raise")

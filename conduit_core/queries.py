@@ -1,13 +1,9 @@
-"""Read queries that state what they load. Article reads are one statement each: the columns the
-response needs as rows (author joined; tags, the reader's facts and the page total as subqueries),
-turned into small typed views that each app's output models dump.
-
-Every function takes the session it runs in: the Flask app passes Flask-SQLAlchemy's session, the
-FastAPI variant the session its `get_db` dependency opened for the request."""
+"""Read queries that state what they load. Every read is one statement: the columns the response
+needs as rows (authors joined; tags, the reader's facts and the page total as subqueries), turned
+into small typed views (articles, profiles, comments) that the marshmallow schemas dump."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -24,14 +20,12 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
 )
-from sqlalchemy.orm import contains_eager, with_expression
 
 from .database import AnySession
 from .errors import NotFound, Unprocessable
-from .models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
-
-T = TypeVar("T")
+from .models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User, username_key
 
 # Joins an article's tag names into one column; tag names cannot contain control characters
 # (schemas.TagName), so the unit separator never occurs inside a name.
@@ -40,7 +34,7 @@ TAG_SEPARATOR = "\x1f"
 
 @dataclass(frozen=True, slots=True)
 class ProfileView:
-    """An article's author as the reader sees them (dumped by ProfileSchema)."""
+    """A user as the reader sees them (dumped by ProfileSchema): a profile, an author."""
 
     username: str
     bio: str
@@ -64,6 +58,17 @@ class ArticleView:
     body: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CommentView:
+    """A comment with its author as the reader sees them (dumped by CommentSchema)."""
+
+    id: int
+    created_at: datetime
+    updated_at: datetime
+    body: str
+    author: ProfileView
+
+
 class Page(NamedTuple):
     """One page of results and the total number of matches."""
 
@@ -73,6 +78,14 @@ class Page(NamedTuple):
 
 # The reader's id in a statement: a value, a bind parameter, or None for anonymous readers.
 ReaderId = int | ColumnElement[int] | None
+T = TypeVar("T")
+
+
+def _found(value: T | None, what: str) -> T:
+    """The value looked up, or the one 404: "<what> not found."."""
+    if value is None:
+        raise NotFound(f"{what} not found.")
+    return value
 
 
 def following(reader_id: ReaderId, user_id: Any = User.id) -> ColumnElement[bool]:
@@ -110,8 +123,8 @@ def joined_tag_names() -> ColumnElement[str | None]:
     )
 
 
-def _articles(reader_id: ReaderId, *, body: bool) -> Select[Any]:
-    """One row per article: its columns, author, tags and the reader's facts."""
+def _article_columns(reader_id: ReaderId, *, body: bool) -> list[Any]:
+    """What a row of an article carries: its columns, author, tags and the reader's facts."""
     columns: list[Any] = [
         Article.slug,
         Article.title,
@@ -128,7 +141,7 @@ def _articles(reader_id: ReaderId, *, body: bool) -> Select[Any]:
     ]
     if body:
         columns.append(Article.body)
-    return select(*columns).join(User, User.id == Article.author_id)
+    return columns
 
 
 def _view(row: Row[Any], body: str | None = None) -> ArticleView:
@@ -143,7 +156,7 @@ def _view(row: Row[Any], body: str | None = None) -> ArticleView:
         updated_at=row.updated_at,
         favorited=bool(row.favorited),
         favorites_count=row.favorites_count,
-        author=ProfileView(row.username, row.bio, row.image, bool(row.following)),
+        author=_profile(row),
         body=body,
     )
 
@@ -166,23 +179,36 @@ FILTERS: dict[str, ColumnElement[bool]] = {
 
 
 @cache
-def _page_statements(signed_in: bool, filters: tuple[str, ...]) -> tuple[Select[Any], Select[Any]]:
-    """The page statement (newest first, ties by id, total included) and the bare count.
+def _page_statement(signed_in: bool, filters: tuple[str, ...]) -> Select[Any]:
+    """The page (newest first, ties by id) and the total, one statement even past the end.
 
-    The total is an uncorrelated scalar subquery (one initplan on PostgreSQL), so the page itself
-    can walk the (created_at, id) index and stop after LIMIT rows.
+    The page's ids are picked first from the (created_at, id) index, OFFSET and LIMIT applied
+    there, so a deep page skips index entries instead of computing tags and counts for every
+    skipped row; only the ids kept get their columns, tags and the reader's facts. The page hangs
+    off the one-row total by a LEFT JOIN: past the end the statement still answers one row, with
+    the total and no article.
     """
     conditions = [FILTERS[name] for name in filters]
-    count = select(func.count()).select_from(Article).where(*conditions)
-    page = (
-        _articles(READER if signed_in else None, body=False)
-        .add_columns(count.scalar_subquery().correlate(None).label("total"))
+    total = (select(func.count().label("total")).select_from(Article).where(*conditions)).subquery(
+        "total"
+    )
+    ids = (
+        select(Article.id)
         .where(*conditions)
         .order_by(Article.created_at.desc(), Article.id.desc())
         .limit(bindparam("limit", type_=Integer))
         .offset(bindparam("offset", type_=Integer))
+        .subquery("page")
     )
-    return page, count
+    columns = _article_columns(READER if signed_in else None, body=False)
+    return (
+        select(*columns, total.c.total)
+        .select_from(total)
+        .outerjoin(ids, true())
+        .outerjoin(Article, Article.id == ids.c.id)
+        .outerjoin(User, User.id == Article.author_id)
+        .order_by(Article.created_at.desc(), Article.id.desc())
+    )
 
 
 def _page(
@@ -194,15 +220,11 @@ def _page(
     offset: int,
 ) -> Page:
     """One page of the articles matching the named FILTERS (given their values), and the total."""
-    page, count = _page_statements(reader_id is not None, filters)
-    params: dict[str, Any] = {"reader_id": reader_id, **values}
-    rows = session.execute(page, {**params, "limit": limit, "offset": offset}).all()
-    if rows:
-        return Page([_view(row) for row in rows], rows[0].total)
-    if offset == 0:
-        return Page([], 0)
-    # Past the end there is no row to carry the total: count separately.
-    return Page([], session.scalar(count, params) or 0)
+    statement = _page_statement(reader_id is not None, filters)
+    params = {"reader_id": reader_id, **values, "limit": limit, "offset": offset}
+    rows = session.execute(statement, params).all()
+    # Past the end (or with no match) the one row carries the total and no article.
+    return Page([_view(row) for row in rows if row.slug is not None], rows[0].total)
 
 
 def articles_page(
@@ -230,68 +252,101 @@ def feed_page(session: AnySession, reader_id: int, *, limit: int, offset: int) -
 def _article_statement(signed_in: bool) -> Select[Any]:
     """One article by slug, with its body."""
     reader = READER if signed_in else None
-    return _articles(reader, body=True).where(Article.slug == bindparam("slug"))
+    return (
+        select(*_article_columns(reader, body=True))
+        .join(User, User.id == Article.author_id)
+        .where(Article.slug == bindparam("slug"))
+    )
 
 
 def article_by_slug(session: AnySession, slug: str, reader_id: int | None) -> ArticleView:
     """The article with its body, author, tags and the reader's facts; 404 when there is none."""
     stmt = _article_statement(reader_id is not None)
-    row = session.execute(stmt, {"slug": slug, "reader_id": reader_id}).one_or_none()
-    if row is None:
-        raise NotFound("Article not found.")
+    row = _found(
+        session.execute(stmt, {"slug": slug, "reader_id": reader_id}).one_or_none(), "Article"
+    )
     return _view(row, body=row.body)
-
-
-def _one(session: AnySession, stmt: Select[T], message: str) -> T:
-    """The statement's one result; NotFound with the message when there is none."""
-    result: T | None = session.execute(stmt).scalar_one_or_none()
-    if result is None:
-        raise NotFound(message)
-    return result
 
 
 def article_id_by_slug(session: AnySession, slug: str) -> int:
     """Just the id of the article with this slug; 404 when there is none."""
-    return _one(session, select(Article.id).filter_by(slug=slug), "Article not found.")
+    return _found(session.scalar(select(Article.id).filter_by(slug=slug)), "Article")
 
 
 def article_for_update(session: AnySession, slug: str) -> Article:
-    """The bare article row (no relationships), for its author to change or delete; 404 if none."""
-    return _one(session, select(Article).filter_by(slug=slug), "Article not found.")
+    """The bare article row, locked until the request commits, for its author to change or
+    delete; 404 if none.
+
+    The lock (FOR UPDATE on PostgreSQL; SQLite serialises writers anyway) makes concurrent edits
+    of one article take turns, so a tag list is always one request's, never a union of two.
+    """
+    stmt = select(Article).filter_by(slug=slug).with_for_update()
+    return _found(session.scalar(stmt), "Article")
 
 
-def profile_by_username(session: AnySession, username: str, reader_id: int | None) -> User:
-    """The user with the reader's `following`; 404 when there is none."""
-    stmt = (
-        select(User)
-        .filter_by(username=username)
-        .options(with_expression(User.following, following(reader_id)))
-        .execution_options(populate_existing=True)
+def _profile_columns(reader_id: ReaderId) -> list[Any]:
+    """What a profile carries: the user's public columns and whether the reader follows them."""
+    return [User.username, User.bio, User.image, following(reader_id).label("following")]
+
+
+def _profile(row: Row[Any]) -> ProfileView:
+    """A profile row as a view."""
+    return ProfileView(row.username, row.bio, row.image, bool(row.following))
+
+
+@cache
+def _profile_statement(signed_in: bool) -> Select[Any]:
+    """One user by username, as the reader sees them."""
+    columns = _profile_columns(READER if signed_in else None)
+    return select(*columns).where(User.username == bindparam("username"))
+
+
+def profile_by_username(session: AnySession, username: str, reader_id: int | None) -> ProfileView:
+    """The user as the reader sees them (`following` included); 404 when there is none."""
+    stmt = _profile_statement(reader_id is not None)
+    row = session.execute(stmt, {"username": username, "reader_id": reader_id}).one_or_none()
+    return _profile(_found(row, "Profile"))
+
+
+def user_id_by_username(session: AnySession, username: str) -> int:
+    """Just the id of the user with this username; 404 when there is none."""
+    return _found(session.scalar(select(User.id).filter_by(username=username)), "Profile")
+
+
+@cache
+def _comments_statement(signed_in: bool) -> Select[Any]:
+    """An article's comments with their authors, hung off the article by a LEFT JOIN: no row
+    means no article, one row without a comment means an article without comments."""
+    return (
+        select(Comment.id, Comment.created_at, Comment.updated_at, Comment.body)
+        .add_columns(*_profile_columns(READER if signed_in else None))
+        .select_from(Article)
+        .outerjoin(Comment, Comment.article_id == Article.id)
+        .outerjoin(User, User.id == Comment.author_id)
+        .where(Article.slug == bindparam("slug"))
+        .order_by(Comment.id)
     )
-    return _one(session, stmt, "Profile not found.")
-
-
-def user_by_username(session: AnySession, username: str) -> User:
-    """The bare user row; 404 when there is none."""
-    return _one(session, select(User).filter_by(username=username), "Profile not found.")
 
 
 def comments_for_article(
     session: AnySession, slug: str, reader_id: int | None
-) -> Sequence[Comment]:
-    """An article's comments, oldest first, with authors and the reader's `following`."""
-    article_id = article_id_by_slug(session, slug)
-    stmt = (
-        select(Comment)
-        .join(Comment.author)
-        .options(
-            contains_eager(Comment.author).with_expression(User.following, following(reader_id))
-        )
-        .where(Comment.article_id == article_id)
-        .order_by(Comment.id)
-        .execution_options(populate_existing=True)
-    )
-    return session.scalars(stmt).all()
+) -> list[CommentView]:
+    """An article's comments, oldest first, with authors and the reader's `following`; 404
+    when there is no such article."""
+    stmt = _comments_statement(reader_id is not None)
+    rows = session.execute(stmt, {"slug": slug, "reader_id": reader_id}).all()
+    _found(rows or None, "Article")
+    return [
+        CommentView(row.id, row.created_at, row.updated_at, row.body, _profile(row))
+        for row in rows
+        if row.id is not None
+    ]
+
+
+def written_comment(comment: Comment, author: User) -> CommentView:
+    """A comment just written (and flushed) as its author sees it: nobody follows themselves."""
+    profile = ProfileView(author.username, author.bio, author.image, following=False)
+    return CommentView(comment.id, comment.created_at, comment.updated_at, comment.body, profile)
 
 
 def comment_in_article(session: AnySession, slug: str, comment_id: int) -> Comment:
@@ -301,7 +356,7 @@ def comment_in_article(session: AnySession, slug: str, comment_id: int) -> Comme
         .join(Article, Article.id == Comment.article_id)
         .where(Comment.id == comment_id, Article.slug == slug)
     )
-    return _one(session, stmt, "Comment not found.")
+    return _found(session.scalar(stmt), "Comment")
 
 
 def tag_names(session: AnySession) -> list[str]:
@@ -313,19 +368,20 @@ def tag_names(session: AnySession) -> list[str]:
 def ensure_available(
     session: AnySession, email: str | None, username: str | None, exclude_id: int | None = None
 ) -> None:
-    """422 when another account already has this email or username (one query)."""
+    """422 when another account has this email, or this username in any case (one query)."""
+    key = username_key(username) if username is not None else None
     conditions = []
     if email is not None:
         conditions.append(User.email == email)
-    if username is not None:
-        conditions.append(User.username == username)
+    if key is not None:
+        conditions.append(User.username_key == key)
     if not conditions:
         return
-    stmt = select(User.email, User.username).where(or_(*conditions))
+    stmt = select(User.email, User.username_key).where(or_(*conditions))
     if exclude_id is not None:
         stmt = stmt.where(User.id != exclude_id)
-    for taken_email, taken_username in session.execute(stmt.limit(2)):
+    for taken_email, taken_key in session.execute(stmt.limit(2)):
         if taken_email == email:
             raise Unprocessable("has already been taken", "email")
-        if taken_username == username:
+        if taken_key == key:
             raise Unprocessable("has already been taken", "username")

@@ -2,22 +2,121 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Literal, NamedTuple, TypeVar
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 ALGORITHM = "HS256"
+T = TypeVar("T")
 
 
 class InvalidTokenError(Exception):
     """The token is missing, malformed, expired, tampered with or not ours."""
 
 
-def make_hasher(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
-    """An argon2id hasher with the given cost parameters."""
-    return PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+class HashingBusy(Exception):
+    """Every hashing slot stayed taken for the whole wait: shed the request rather than queue it."""
+
+
+# Hashing threads run at this niceness (Linux: a per-thread attribute), so request threads that
+# serve everything else take the CPU first whenever both want it.
+HASHING_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    """Run the calling thread (and only it: Linux threads have their own nice value) at
+    HASHING_NICENESS; elsewhere setpriority would slow the whole process, so leave it."""
+    if sys.platform == "linux":
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
+
+
+class BoundedPasswordHasher(PasswordHasher):
+    """An argon2id hasher that runs at most `max_concurrency` hashes at once in this process,
+    on threads of its own at a lower CPU priority.
+
+    Hashing is the one CPU- and memory-heavy thing anonymous callers can ask for. Bounding it
+    leaves the request threads, and the CPU, to everything else: a caller that finds every slot
+    taken for `wait_seconds` gets HashingBusy at once instead of queuing on a request thread.
+    """
+
+    def __init__(
+        self,
+        time_cost: int,
+        memory_cost: int,
+        parallelism: int,
+        *,
+        max_concurrency: int = 1,
+        wait_seconds: float = 0.0,
+    ) -> None:
+        super().__init__(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+        self.max_concurrency = max(1, max_concurrency)
+        self.wait_seconds = max(0.0, wait_seconds)
+        self._slots = threading.BoundedSemaphore(self.max_concurrency)
+        self._holding = threading.local()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one hashing slot for this thread (re-entrant); HashingBusy when none frees up
+        within the wait. A view may take it before its database work, so a busy server sheds
+        the request before doing anything for it."""
+        if getattr(self._holding, "slot", False):
+            yield
+            return
+        if not self._slots.acquire(timeout=self.wait_seconds):
+            raise HashingBusy(f"all {self.max_concurrency} password hashing slots are busy")
+        self._holding.slot = True
+        try:
+            yield
+        finally:
+            self._holding.slot = False
+            self._slots.release()
+
+    def _run(self, work: Callable[[], T]) -> T:
+        """Run argon2 on a low-priority hashing thread while this thread holds a slot."""
+        with self.slot():
+            if self._pool is None or self._pool_pid != os.getpid():
+                # Created in the process that hashes: threads do not survive a fork.
+                self._pool = ThreadPoolExecutor(
+                    self.max_concurrency, "argon2", initializer=_lower_priority
+                )
+                self._pool_pid = os.getpid()
+            return self._pool.submit(work).result()
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        """Hash a password within a slot."""
+        return self._run(lambda: super(BoundedPasswordHasher, self).hash(password, salt=salt))
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
+        """Verify a password against a hash within a slot."""
+        return self._run(lambda: super(BoundedPasswordHasher, self).verify(hash, password))
+
+
+def make_hasher(
+    time_cost: int,
+    memory_cost: int,
+    parallelism: int,
+    max_concurrency: int = 1,
+    wait_seconds: float = 0.0,
+) -> BoundedPasswordHasher:
+    """An argon2id hasher with the given cost, running at most max_concurrency hashes at once."""
+    return BoundedPasswordHasher(
+        time_cost=time_cost,
+        memory_cost=memory_cost,
+        parallelism=parallelism,
+        max_concurrency=max_concurrency,
+        wait_seconds=wait_seconds,
+    )
 
 
 def hash_password(hasher: PasswordHasher, password: str) -> str:
@@ -33,20 +132,34 @@ def verify_password(hasher: PasswordHasher, stored_hash: str, password: str) -> 
         return False
 
 
-def encode_token(user_id: int, secret: str, lifetime: timedelta) -> str:
-    """A signed token whose subject is the user id."""
+class TokenClaims(NamedTuple):
+    """What a valid token says: whose it is and which token version of the account it carries."""
+
+    user_id: int
+    version: int
+
+
+def encode_token(user_id: int, secret: str, lifetime: timedelta, version: int = 0) -> str:
+    """A signed token for the user, valid while the account's token version is `version`."""
     now = datetime.now(UTC)
-    claims = {"sub": str(user_id), "iat": now, "exp": now + lifetime}
+    claims = {"sub": str(user_id), "ver": version, "iat": now, "exp": now + lifetime}
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def decode_token(token: str, secret: str) -> int:
-    """The user id a valid token was issued to; InvalidTokenError otherwise."""
+def decode_token(token: str, secret: str) -> TokenClaims:
+    """The claims of a valid token; InvalidTokenError otherwise.
+
+    A token without "ver" (issued before versions existed) counts as version 0, so it stays
+    valid until the account's first password change.
+    """
     try:
         # Pinning the algorithm list rejects "none" and algorithm-confusion tokens.
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
         )
-        return int(claims["sub"])
+        version = claims.get("ver", 0)
+        if type(version) is not int:
+            raise InvalidTokenError("the token version is not an integer")
+        return TokenClaims(int(claims["sub"]), version)
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise InvalidTokenError(str(exc)) from exc

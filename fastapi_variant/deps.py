@@ -15,11 +15,16 @@ from conduit_core.models import User
 from .database import POOL_CAPACITY, get_db
 from .settings import settings
 
-SCHEME = "Token"
+# Auth schemes are case-insensitive (RFC 9110); many clients send "Bearer", so it works too.
+SCHEMES = frozenset({"token", "bearer"})
 SECRET_KEY = settings.signing_key()
 TOKEN_LIFETIME = timedelta(seconds=settings.jwt_lifetime_seconds)
 hasher = security.make_hasher(
-    settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism
+    settings.argon2_time_cost,
+    settings.argon2_memory_cost,
+    settings.argon2_parallelism,
+    settings.argon2_max_concurrency,
+    settings.argon2_wait_ms / 1000,
 )
 _dummy_hash: list[str] = []
 
@@ -42,47 +47,68 @@ def dummy_hash() -> str:
 
 
 def issue_token(user: User) -> str:
-    """A fresh access token for the user."""
-    return security.encode_token(user.id, SECRET_KEY, TOKEN_LIFETIME)
+    """A fresh access token for the user, valid until their next password change or expiry."""
+    return security.encode_token(user.id, SECRET_KEY, TOKEN_LIFETIME, version=user.token_version)
 
 
-async def token_user_id(
+async def presented_token(
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> int | None:
-    """The user id of the request's token; None without an Authorization header.
+) -> str | None:
+    """The token of the Authorization header ("Token" or "Bearer", any case); None without one.
 
-    `async`: a signature check is CPU work of microseconds, not worth a thread-pool hop.
+    `async`: parsing a header is not worth a thread-pool hop.
     """
     if authorization is None:
         return None
     scheme, _, token = authorization.strip().partition(" ")
-    if scheme != SCHEME or not token.strip():
+    if scheme.lower() not in SCHEMES or not token.strip():
         raise Unauthorized("Authorization header must be 'Token <jwt>'.")
+    return token.strip()
+
+
+PresentedToken = Annotated[str | None, Depends(presented_token)]
+
+
+def caller(session: SessionDep, token: PresentedToken) -> User | None:
+    """The account the token belongs to, looked up once per request (one statement); None
+    without a token. 401 for a bad or expired token, a deleted account, or a token issued before
+    the account's last password change."""
+    if token is None:
+        return None
     try:
-        return security.decode_token(token.strip(), SECRET_KEY)
+        claims = security.decode_token(token, SECRET_KEY)
     except security.InvalidTokenError as exc:
         raise Unauthorized("Token is invalid or expired.") from exc
-
-
-ReaderId = Annotated[int | None, Depends(token_user_id)]
-
-
-async def require_user_id(user_id: ReaderId) -> int:
-    """The caller's id from a valid token, without loading the account."""
-    if user_id is None:
-        raise Unauthorized("Authentication required.")
-    return user_id
-
-
-CurrentUserId = Annotated[int, Depends(require_user_id)]
-
-
-def current_user(session: SessionDep, user_id: CurrentUserId) -> User:
-    """The caller's account (one query per request); 401 without a valid token."""
-    user = session.get(User, user_id)
-    if user is None:
+    user = session.get(User, claims.user_id)
+    if user is None or user.token_version != claims.version:
         raise Unauthorized("Token is invalid or expired.")
     return user
 
 
+Caller = Annotated[User | None, Depends(caller)]
+
+
+async def reader_id(user: Caller) -> int | None:
+    """The reader's id where auth is optional; a bad or revoked token is still 401."""
+    return user.id if user is not None else None
+
+
+ReaderId = Annotated[int | None, Depends(reader_id)]
+
+
+async def current_user(user: Caller) -> User:
+    """The caller's account; 401 without a valid token."""
+    if user is None:
+        raise Unauthorized("Authentication required.")
+    return user
+
+
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def current_user_id(user: CurrentUser) -> int:
+    """The caller's id."""
+    return user.id
+
+
+CurrentUserId = Annotated[int, Depends(current_user_id)]

@@ -12,8 +12,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 
+from conduit_core import security
 from conduit_core.errors import APIError, Unprocessable, unique_violation_field
 
+from .routing import UnsafeBodyError
 from .settings import settings
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,9 @@ def validation_errors(details: Sequence[Any]) -> dict[str, list[str]]:
             errors["body"].append("Request body is not valid JSON.")
             continue
         parts = [str(p) for p in detail.get("loc", ()) if p not in LOCATIONS]
+        if parts in ([key] for key in ENVELOPE_KEYS) and detail.get("type") == "value_error":
+            # A rule about the whole object (a model validator), like marshmallow's _schema.
+            parts = []
         if len(parts) > 1 and parts[0] in ENVELOPE_KEYS:
             parts = parts[1:]
         field = ".".join(parts)
@@ -55,6 +60,28 @@ def handle_validation_error(_request: Request, error: Exception) -> JSONResponse
     """Invalid bodies, queries and paths: 422 as the contract says."""
     assert isinstance(error, RequestValidationError)
     return error_response(422, validation_errors(error.errors()))
+
+
+def handle_unsafe_body(_request: Request, error: Exception) -> JSONResponse:
+    """A body the API must not process (NUL, lone surrogates, deep nesting, huge integers)."""
+    assert isinstance(error, UnsafeBodyError)
+    log.info("refused request body: %s %s", ".".join(error.path), error.message)
+    detail = {"loc": ("body", *error.path), "msg": error.message}
+    return error_response(422, validation_errors([detail]))
+
+
+# Seconds a client is told to wait when every password hashing slot is busy (as the Flask app).
+BUSY_RETRY_AFTER_SECONDS = 1
+
+
+def handle_hashing_busy(_request: Request, error: Exception) -> JSONResponse:
+    """Every password hashing slot is busy: 503 at once, rather than queuing on a thread."""
+    log.info("password hashing at capacity")
+    return error_response(
+        503,
+        {"body": ["The server is busy; try again shortly."]},
+        {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)},
+    )
 
 
 def handle_api_error(_request: Request, error: Exception) -> JSONResponse:
@@ -107,7 +134,9 @@ def register_error_handlers(app: FastAPI) -> None:
     already rolled back by the time one runs)."""
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(APIError, handle_api_error)
+    app.add_exception_handler(security.HashingBusy, handle_hashing_busy)
     app.add_exception_handler(HTTPException, handle_http_exception)
+    app.add_exception_handler(UnsafeBodyError, handle_unsafe_body)
     app.add_exception_handler(sa_exc.IntegrityError, handle_integrity_error)
     app.add_exception_handler(sa_exc.DataError, handle_data_error)
     app.add_exception_handler(sa_exc.OperationalError, handle_database_unavailable)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -17,6 +18,7 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     field_validator,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -37,8 +39,17 @@ def _strip(value: Any) -> Any:
 
 
 def _lower(value: Any) -> Any:
-    """Trim and lower-case strings, so email comparisons ignore case."""
-    return value.strip().lower() if isinstance(value, str) else value
+    """NFKC-normalise, trim and lower-case strings, so emails compare like the Flask app's."""
+    if isinstance(value, str):
+        return unicodedata.normalize("NFKC", value).strip().lower()
+    return value
+
+
+def _not_dot_segment(value: str) -> str:
+    """ "." and ".." are path segments browsers and proxies rewrite."""
+    if value in (".", ".."):
+        raise ValueError("cannot be '.' or '..'.")
+    return value
 
 
 def _not_blank(value: str) -> str:
@@ -66,7 +77,14 @@ def _image(value: str | None) -> str | None:
 
 
 UtcDateTime = Annotated[datetime, PlainSerializer(utc_iso, return_type=str)]
-Username = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[\w.\-]+$")]
+# ASCII only, matched in full (as the Flask app's USERNAME): look-alike letters of other scripts
+# would survive NFKC and case folding.
+USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]+$"
+Username = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=USERNAME_PATTERN),
+    AfterValidator(_not_dot_segment),
+]
 Email = Annotated[EmailStr, BeforeValidator(_lower), StringConstraints(max_length=254)]
 Password = Annotated[str, StringConstraints(min_length=8, max_length=256)]
 TagName = Annotated[
@@ -97,9 +115,20 @@ CommentBody = Annotated[
 
 
 class Input(BaseModel):
-    """Request bodies: camelCase on the wire, unknown fields rejected like the Flask app's."""
+    """Request bodies: camelCase on the wire; fields the model does not know (read-only ones that
+    clients echo back, like `slug` or `token`) are dropped, pydantic's default."""
 
-    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, extra="forbid")
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True, extra="ignore")
+
+
+class Update(Input):
+    """A partial update: any subset of the fields, but at least one known field."""
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> Update:
+        if not self.model_fields_set:
+            raise ValueError("at least one known field is required.")
+        return self
 
 
 class Output(BaseModel):
@@ -183,8 +212,9 @@ class LoginUser(Input):
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
-class UpdateUser(Input):
-    """Any subset of the account's fields; bio and image may be null (cleared)."""
+class UpdateUser(Update):
+    """Any subset of the account's fields; bio and image may be null (cleared); a blank or null
+    password leaves it unchanged (settings forms send the whole form)."""
 
     username: Username | None = None
     email: Email | None = None
@@ -192,7 +222,14 @@ class UpdateUser(Input):
     bio: Annotated[str | None, StringConstraints(max_length=10_000)] = None
     image: Annotated[str | None, StringConstraints(max_length=2048), AfterValidator(_image)] = None
 
-    @field_validator("username", "email", "password", mode="before")
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_password_is_unchanged(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("password", 0) in ("", None):
+            data = {key: value for key, value in data.items() if key != "password"}
+        return data
+
+    @field_validator("username", "email", mode="before")
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         """Only bio and image can be cleared; the other fields are omitted or given."""
@@ -232,7 +269,7 @@ class NewArticle(Input):
     tag_list: TagList = []
 
 
-class UpdateArticle(Input):
+class UpdateArticle(Update):
     """Any subset of the fields; tagList replaces the tags."""
 
     title: Title | None = None

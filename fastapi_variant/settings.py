@@ -27,7 +27,13 @@ class Settings(BaseSettings):
     argon2_time_cost: int = 3
     argon2_memory_cost: int = 64 * 1024
     argon2_parallelism: int = 1
+    # Hashes at once per process, and how long a login may wait for a slot (then 503).
+    argon2_max_concurrency: int = max(1, (os.cpu_count() or 2) // 2)
+    argon2_wait_ms: int = 0
     retry_after_seconds: int = 5
+    # Browser origins allowed to call /api, comma-separated; outside production, with none set,
+    # local front ends (any port on localhost, 127.0.0.1, [::1]) may, as with the Flask app.
+    cors_origins: str = ""
     # Request threads per worker (anyio's limiter for sync endpoints); gunicorn's THREADS twin.
     threads: int = 40
     db_pool_pre_ping: bool = True
@@ -52,6 +58,10 @@ class Settings(BaseSettings):
             INSTANCE.mkdir(exist_ok=True)
             return f"sqlite:///{INSTANCE / path}"
         return url
+
+    def allowed_origins(self) -> list[str]:
+        """CORS_ORIGINS as a list."""
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     def signing_key(self) -> str:
         """SECRET_KEY; outside production the Flask app's generated instance/secret_key file."""

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import event, inspect, text
@@ -106,6 +107,8 @@ def fastapi_app(database_url: str, _schema: None) -> Iterator[Any]:
         "ARGON2_TIME_COST": str(TestConfig.ARGON2_TIME_COST),
         "ARGON2_MEMORY_COST": str(TestConfig.ARGON2_MEMORY_COST),
         "ARGON2_PARALLELISM": str(TestConfig.ARGON2_PARALLELISM),
+        "ARGON2_MAX_CONCURRENCY": str(TestConfig.ARGON2_MAX_CONCURRENCY),
+        "ARGON2_WAIT_MS": str(TestConfig.ARGON2_WAIT_MS),
     }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
@@ -149,8 +152,8 @@ class FastAPIClient:
 
     def open(
         self,
-        method: str,
         path: str,
+        method: str = "GET",
         *,
         json: Any = None,
         data: str | bytes | None = None,
@@ -168,19 +171,19 @@ class FastAPIClient:
         return FastAPIResponse(response)
 
     def get(self, path: str, **kwargs: Any) -> FastAPIResponse:
-        return self.open("GET", path, **kwargs)
+        return self.open(path, "GET", **kwargs)
 
     def post(self, path: str, **kwargs: Any) -> FastAPIResponse:
-        return self.open("POST", path, **kwargs)
+        return self.open(path, "POST", **kwargs)
 
     def put(self, path: str, **kwargs: Any) -> FastAPIResponse:
-        return self.open("PUT", path, **kwargs)
+        return self.open(path, "PUT", **kwargs)
 
     def delete(self, path: str, **kwargs: Any) -> FastAPIResponse:
-        return self.open("DELETE", path, **kwargs)
+        return self.open(path, "DELETE", **kwargs)
 
     def options(self, path: str, **kwargs: Any) -> FastAPIResponse:
-        return self.open("OPTIONS", path, **kwargs)
+        return self.open(path, "OPTIONS", **kwargs)
 
 
 @pytest.fixture
@@ -252,14 +255,21 @@ class StatementCounter:
 
 
 @pytest.fixture
-def statements(app: Flask, app_kind: str, client: Any) -> Iterator[StatementCounter]:
-    """`with statements as s: client.get(...)`, then `s.count` is that request's SQL statements."""
-    counter = StatementCounter()
+def app_engine(app: Flask, app_kind: str, client: Any) -> Any:
+    """The engine of the app under test: the Flask app's, or the variant's (one per process)."""
     if app_kind == "fastapi":
         from fastapi_variant.database import engine
-    else:
-        with app.app_context():
-            engine = db.engine
+
+        return engine
+    with app.app_context():
+        return db.engine
+
+
+@pytest.fixture
+def statements(app_engine: Any) -> Iterator[StatementCounter]:
+    """`with statements as s: client.get(...)`, then `s.count` is that request's SQL statements."""
+    counter = StatementCounter()
+    engine = app_engine
     event.listen(engine, "before_cursor_execute", counter)
     yield counter
     event.remove(engine, "before_cursor_execute", counter)
@@ -279,14 +289,36 @@ def browser_tests_enabled() -> bool:
     return bool(shutil.which("chromium") and shutil.which("chromedriver"))
 
 
+def redis_url() -> str:
+    """The Redis the `redis` tests use: TEST_REDIS_URL, or db 9 of a local server."""
+    return os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+
+
+def redis_tests_enabled() -> bool:
+    """TEST_REDIS_URL set (.ci/run sets it) runs them; unset, they run where Redis answers."""
+    if os.environ.get("TEST_REDIS_URL"):
+        return True
+    try:
+        with redis.Redis.from_url(redis_url(), socket_connect_timeout=0.5) as server:
+            return bool(server.ping())
+    except redis.RedisError:
+        return False
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Deselect, never skip: `postgres` tests without TEST_DATABASE_URL and `browser` tests
-    without Chromium (see browser_tests_enabled); CI enables both, so there they must pass."""
+    """Deselect, never skip: `postgres` tests without TEST_DATABASE_URL, `browser` tests
+    without Chromium (see browser_tests_enabled), `redis` tests without Redis and `cluster`
+    tests without CLUSTER_URL (a running `make cluster`); CI enables all four, so there they must
+    pass."""
     unwanted = set()
+    if not os.environ.get("CLUSTER_URL"):
+        unwanted.add("cluster")
     if not os.environ.get("TEST_DATABASE_URL"):
         unwanted.add("postgres")
     if not browser_tests_enabled():
         unwanted.add("browser")
+    if not redis_tests_enabled():
+        unwanted.add("redis")
     deselected = [item for item in items if any(item.get_closest_marker(name) for name in unwanted)]
     if deselected:
         config.hook.pytest_deselected(items=deselected)

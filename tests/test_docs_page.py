@@ -148,3 +148,41 @@ def test_try_it_out_registers_a_user(live_server, browser, client):
     # The account really exists: it can log in.
     login = {"user": {"email": "swagger@example.com", "password": "p4ssw0rd!"}}
     assert client.post("/api/users/login", json=login).status_code == 200
+
+
+FRAME_LOADS = """
+const [path, done] = arguments;
+const frame = document.createElement('iframe');
+frame.onload = () => {
+  try { done(frame.contentDocument.body.innerText.length > 0); } catch (e) { done(false); }
+};
+frame.src = path;
+document.body.appendChild(frame);
+setTimeout(() => done(false), 5000);
+"""
+
+
+def test_docs_page_policy_stops_injected_scripts(live_server, browser):
+    """The browser enforces the page's Content-Security-Policy: an inline script slipped into the
+    page (as an XSS would) does not run."""
+    browser.get(f"{live_server}/api/docs")
+    wait(browser).until(lambda d: rendered_operations(d))
+    ran = browser.execute_script(
+        "const s = document.createElement('script');"
+        "s.textContent = 'window.injected = true';"
+        "document.body.appendChild(s);"
+        "return window.injected === true;"
+    )
+    assert ran is False
+    violations = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert any("Content Security Policy" in message for message in violations), violations
+
+
+def test_docs_page_cannot_be_framed(live_server, browser):
+    """A page of the same origin without a policy of its own can frame other documents, but not
+    the docs page (X-Frame-Options: DENY, frame-ancestors 'none')."""
+    browser.get(f"{live_server}/api/openapi.json")
+    assert browser.execute_async_script(FRAME_LOADS, "/api/tags") is True
+    assert browser.execute_async_script(FRAME_LOADS, "/api/docs") is False
+    violations = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert any("frame-ancestors 'none'" in message for message in violations), violations

@@ -102,3 +102,22 @@ def test_uvicorn_serves_the_tables_the_flask_app_reads(uvicorn_server, app):
     listed = app.test_client().get("/api/articles?tag=asgi").get_json()
     assert [a["slug"] for a in listed["articles"]] == [created.body["article"]["slug"]]
     assert listed["articles"][0]["author"]["username"] == "uvi"
+
+
+def test_settings_resolve_as_the_flask_app_does(tmp_path):
+    from fastapi_variant.settings import INSTANCE, Settings
+
+    # A relative SQLite path lands in instance/, where Flask-SQLAlchemy puts the Flask app's.
+    assert Settings(database_url="sqlite:///conduit.db").sqlalchemy_url() == (
+        f"sqlite:///{INSTANCE / 'conduit.db'}"
+    )
+    assert Settings(database_url="postgres://u@h/db").sqlalchemy_url() == (
+        "postgresql+psycopg://u@h/db"
+    )
+    # Outside production a missing SECRET_KEY is generated once into a file both apps read.
+    development = Settings(secret_key=None, secret_key_file=str(tmp_path / "secret_key"))
+    key = development.signing_key()
+    assert len(key) >= 32
+    assert development.signing_key() == key
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        Settings(app_env="production", secret_key=None).signing_key()

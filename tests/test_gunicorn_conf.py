@@ -9,18 +9,27 @@ from types import SimpleNamespace
 
 import pytest
 
-from config import engine_options
 from webapp.extensions import db
 
-CONF = Path(__file__).resolve().parent.parent / "gunicorn.conf.py"
+ROOT = Path(__file__).resolve().parent.parent
+CONF = ROOT / "gunicorn.conf.py"
+WSGI = ROOT / "wsgi.py"
 
 
 @pytest.fixture
-def environment(monkeypatch):
-    """A clean slate for the variables gunicorn.conf.py reads or sets."""
+def environment(monkeypatch, tmp_path):
+    """A clean slate for the variables gunicorn.conf.py and wsgi.py read."""
     for name in ("HOST", "PORT", "WEB_CONCURRENCY", "THREADS", "DB_POOL_SIZE", "DB_MAX_OVERFLOW"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'served.db'}")
+    monkeypatch.setenv("SECRET_KEY", "k" * 40)
     return monkeypatch
+
+
+def served_pool(conf: dict) -> tuple[int, int]:
+    """Pool size and overflow of the app gunicorn serves: wsgi.py's, loaded next to conf."""
+    options = runpy.run_path(str(WSGI))["app"].config["SQLALCHEMY_ENGINE_OPTIONS"]
+    return options["pool_size"], options["max_overflow"]
 
 
 def test_defaults_suit_a_small_machine(environment):
@@ -31,6 +40,7 @@ def test_defaults_suit_a_small_machine(environment):
     assert conf["preload_app"] is True
     assert conf["graceful_timeout"] > 0
     assert conf["max_requests"] > conf["max_requests_jitter"] > 0
+    assert served_pool(conf) == (4, 0)
 
 
 def test_bind_workers_and_pool_follow_the_environment(environment):
@@ -38,21 +48,25 @@ def test_bind_workers_and_pool_follow_the_environment(environment):
     environment.setenv("PORT", "9123")
     environment.setenv("WEB_CONCURRENCY", "3")
     environment.setenv("THREADS", "6")
+    before = dict(os.environ)
     conf = runpy.run_path(str(CONF))
     assert conf["bind"] == "0.0.0.0:9123"
     assert conf["workers"] == 3
     assert conf["threads"] == 6
-    options = engine_options("postgresql+psycopg://u@h/d")
-    assert options["pool_size"] == 6  # one connection per request thread
-    assert options["max_overflow"] == 0
-    assert os.environ["DB_POOL_SIZE"] == "6"
+    assert served_pool(conf) == (6, 0)  # one connection per request thread
+    assert dict(os.environ) == before  # decided without writing the environment
 
 
 def test_an_explicit_pool_size_wins(environment):
     environment.setenv("THREADS", "6")
     environment.setenv("DB_POOL_SIZE", "2")
-    runpy.run_path(str(CONF))
-    assert engine_options("postgresql+psycopg://u@h/d")["pool_size"] == 2
+    assert served_pool(runpy.run_path(str(CONF))) == (2, 0)
+
+
+def test_a_bad_value_stops_gunicorn_with_one_line(environment):
+    environment.setenv("THREADS", "four")
+    with pytest.raises(SystemExit, match=r"^Invalid setting: THREADS must be a whole number"):
+        runpy.run_path(str(CONF))
 
 
 def test_post_fork_gives_the_worker_fresh_pools(environment, app):

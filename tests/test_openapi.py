@@ -218,3 +218,17 @@ def test_docs_assets_outside_the_package_are_not_served(client):
     response = client.get("/api/docs/assets/../../../etc/passwd")
     assert response.status_code == 404
     assert response.get_json()["errors"]["body"]
+
+
+def test_every_rate_limited_operation_documents_429(spec: dict[str, Any]) -> None:
+    # Writes by a signed-in user, logins and registrations are rate limited (webapp/limits.py).
+    limited = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            signed_in_write = method in {"post", "put", "patch", "delete"} and operation.get(
+                "security"
+            ) == [{"Token": []}]
+            if signed_in_write or path in {"/api/users", "/api/users/login"}:
+                limited.append((method, path))
+                assert "429" in operation["responses"], (method, path)
+    assert len(limited) == 12, limited

@@ -111,3 +111,58 @@ def test_duplicate_registrations_at_once(app):
             assert errors["body"]
             assert {"username", "email"} & set(errors)
     assert rows(app, User) == 1
+
+
+def test_same_username_in_different_cases_at_once(app):
+    names = ["jake", "JAKE", "Jake", "jAKE"] * 2
+
+    def register(i: int, name: str):
+        user = {"username": name, "email": f"jake{i}@example.com", "password": "password1"}
+        return lambda c: c.post("/api/users", json={"user": user})
+
+    responses = at_once(app, [register(i, name) for i, name in enumerate(names)])
+    assert sorted(r.status_code for r in responses) == [201] + [422] * 7
+    for response in responses:
+        if response.status_code == 422:
+            assert response.get_json()["errors"]["username"] == ["has already been taken"]
+    assert rows(app, User) == 1
+
+
+def test_concurrent_password_changes_leave_one_valid_token(app, client, make_user):
+    jake = make_user("jake")
+
+    def change(i: int):
+        body = {"user": {"password": f"password-{i}"}}
+        return lambda c: c.put("/api/user", json=body, headers=jake["headers"])
+
+    responses = at_once(app, [change(i) for i in range(4)])
+    assert {r.status_code for r in responses} <= {200, 401}
+    tokens = [r.get_json()["user"]["token"] for r in responses if r.status_code == 200]
+    assert len(tokens) >= 2, "the changes did not overlap"
+    # Each change increments the version in SQL, so only the last one's token survives.
+    working = [
+        t
+        for t in tokens
+        if client.get("/api/user", headers={"Authorization": f"Token {t}"}).status_code == 200
+    ]
+    assert len(working) == 1
+    assert client.get("/api/user", headers=jake["headers"]).status_code == 401
+
+
+def test_concurrent_edits_leave_one_requests_tag_list(app, client, make_user, make_article):
+    # Each PUT replaces the tags; without the row lock two replacements interleave and the
+    # article ends with the union. Whatever the order, the result is exactly one request's list.
+    jake = make_user("jake")
+    tag_lists = [[f"t{i}a", f"t{i}b", "shared"] for i in range(6)]
+    for _trial in range(5):
+        article = make_article(jake, tagList=["old"])
+        url = f"/api/articles/{article['slug']}"
+
+        def edit(url, tags):
+            payload = {"article": {"tagList": tags}}
+            return lambda c: c.put(url, json=payload, headers=jake["headers"])
+
+        responses = at_once(app, [edit(url, tags) for tags in tag_lists])
+        assert [r.status_code for r in responses] == [200] * len(tag_lists)
+        final = client.get(url).get_json()["article"]["tagList"]
+        assert final in [sorted(tags) for tags in tag_lists], final

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from argon2 import PasswordHasher
 from flask.testing import FlaskClient
 
+from conduit_core import security
 from conduit_core.models import User
 from webapp.extensions import db
 
@@ -85,7 +85,6 @@ def test_duplicate_username_is_422_with_field(client):
         ({"username": "a", "email": "a@b.co", "password": "short"}, "password"),
         ({"username": None, "email": "a@b.co", "password": "password1"}, "username"),
         ({"username": 5, "email": "a@b.co", "password": "password1"}, "username"),
-        ({"username": "a", "email": "a@b.co", "password": "password1", "admin": True}, "admin"),
     ],
 )
 def test_invalid_registration_is_422_and_creates_nothing(client, app, user, field):
@@ -119,7 +118,7 @@ def test_wrong_email_and_wrong_password_give_the_same_error(client):
 
 def test_login_rehashes_when_cost_parameters_change(client, app, app_kind, monkeypatch):
     register(client)
-    stronger = PasswordHasher(time_cost=2, memory_cost=16, parallelism=1)
+    stronger = security.make_hasher(time_cost=2, memory_cost=16, parallelism=1)
     # Each app holds its hasher in its own place: the Flask app's extensions, the variant's module.
     if app_kind == "fastapi":
         monkeypatch.setattr("fastapi_variant.api.users.hasher", stronger)
@@ -129,6 +128,21 @@ def test_login_rehashes_when_cost_parameters_change(client, app, app_kind, monke
     with app.app_context():
         assert "t=2" in db.session.scalar(db.select(User.password_hash))
     assert login(client, "jake@jake.jake", "jakejake").status_code == 200
+
+
+def test_registration_ignores_read_only_and_unknown_fields(client, app):
+    user = {"username": "a", "email": "a@b.co", "password": "password1"}
+    echoed = {"admin": True, "token": "forged", "bio": 5, "id": 9, "password_hash": "x"}
+    response = client.post("/api/users", json={"user": {**user, **echoed}})
+    assert response.status_code == 201
+    created = response.get_json()["user"]
+    assert created["token"] != "forged"
+    assert created["bio"] == ""
+    with app.app_context():
+        stored = db.session.scalar(db.select(User))
+        assert stored.id != 9
+        assert stored.password_hash.startswith("$argon2id$")
+    assert login(client, "a@b.co", "password1").status_code == 200
 
 
 def test_current_user_requires_a_token(client):
@@ -227,3 +241,122 @@ def test_no_response_carries_a_password_or_hash(client, make_user):
         assert "super-secret-pw" not in body
         assert "argon2" not in body
         assert "password" not in body
+
+
+# --- usernames and emails that could impersonate -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "username",
+    [
+        "alice\n",  # "$" would have let the trailing newline through
+        "alice\n\n",
+        "alice\t",
+        ".",
+        "..",
+        "\u0430lice",  # Cyrillic a
+        "\uff41\uff4c\uff49\uff43\uff45",  # fullwidth "alice"
+        "Jos\u00e9",  # non-ASCII letters are not allowed at all
+        "al\u200bice",  # zero-width space
+    ],
+)
+def test_username_must_match_the_rules_in_full(client, app, username):
+    response = register(client, username=username, email="new@example.com")
+    assert response.status_code == 422, response.get_json()
+    assert "username" in response.get_json()["errors"]
+    with app.app_context():
+        assert db.session.scalar(db.select(db.func.count()).select_from(User)) == 0
+
+
+@pytest.mark.parametrize("username", ["a", "j.doe", "...", "-_-", "A" * 64, "Jake_2"])
+def test_ascii_letters_digits_dots_dashes_and_underscores_are_fine(client, username):
+    assert register(client, username=username).status_code == 201
+
+
+@pytest.mark.parametrize(("taken", "attempt"), [("bob", "Bob"), ("bob", "BOB"), ("Bob", "bOb")])
+def test_usernames_are_unique_whatever_their_case(client, taken, attempt):
+    assert register(client, username=taken, email="first@example.com").status_code == 201
+    response = register(client, username=attempt, email="second@example.com")
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["username"] == ["has already been taken"]
+
+
+def test_renaming_to_another_case_of_a_taken_name_is_422_but_ones_own_is_fine(client, make_user):
+    make_user("alice")
+    bob = make_user("bob")
+    taken = client.put("/api/user", json={"user": {"username": "ALICE"}}, headers=bob["headers"])
+    assert taken.status_code == 422
+    assert taken.get_json()["errors"]["username"] == ["has already been taken"]
+    own = client.put("/api/user", json={"user": {"username": "Bob"}}, headers=bob["headers"])
+    assert own.status_code == 200
+    assert own.get_json()["user"]["username"] == "Bob"
+
+
+def test_profile_and_filters_find_the_name_as_registered_and_only_that(
+    client, make_user, make_article
+):
+    alice = make_user("Alice")
+    slug = make_article(alice)["slug"]
+    client.post(f"/api/articles/{slug}/favorite", headers=alice["headers"])
+    profile = client.get("/api/profiles/Alice")
+    assert profile.status_code == 200
+    assert profile.get_json()["profile"]["username"] == "Alice"
+    assert client.get("/api/articles?author=Alice").get_json()["articlesCount"] == 1
+    assert client.get("/api/articles?favorited=Alice").get_json()["articlesCount"] == 1
+    # Lookups are exact: no other spelling names an account, so they find nothing.
+    assert client.get("/api/profiles/alice").status_code == 404
+    assert client.get("/api/profiles/Alice%0A").status_code == 404
+    assert client.get("/api/articles?author=alice").get_json()["articlesCount"] == 0
+
+
+def test_email_is_nfkc_normalised_before_lower_casing(client):
+    assert register(client, email="jake@example.com").status_code == 201
+    fullwidth = "\uff2a\uff21\uff2b\uff25@example.com"  # fullwidth "JAKE"
+    duplicate = register(client, username="other", email=fullwidth)
+    assert duplicate.status_code == 422
+    assert duplicate.get_json()["errors"]["email"] == ["has already been taken"]
+    assert login(client, fullwidth, "jakejake").status_code == 200
+
+
+@pytest.mark.parametrize("blank", ["", None])
+def test_blank_password_leaves_it_unchanged(client, make_user, blank):
+    jake = make_user("jake", password="old-password")
+    # What settings forms send: the whole form, the password field left empty.
+    form = {"image": "", "username": "jacob", "bio": "hi", "email": "jake@example.com"}
+    response = client.put(
+        "/api/user", json={"user": {**form, "password": blank}}, headers=jake["headers"]
+    )
+    assert response.status_code == 200
+    assert response.get_json()["user"]["username"] == "jacob"
+    assert login(client, "jake@example.com", "old-password").status_code == 200
+
+
+def test_short_password_is_still_422(client, make_user):
+    jake = make_user("jake", password="old-password")
+    response = client.put(
+        "/api/user", json={"user": {"password": "short"}}, headers=jake["headers"]
+    )
+    assert response.status_code == 422
+    assert "password" in response.get_json()["errors"]
+    assert login(client, "jake@example.com", "old-password").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "user", [{}, {"password": ""}, {"token": "x", "createdAt": "2000-01-01"}, {"following": True}]
+)
+def test_update_without_a_known_field_is_422(client, make_user, user):
+    jake = make_user("jake")
+    response = client.put("/api/user", json={"user": user}, headers=jake["headers"])
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["body"] == ["at least one known field is required."]
+
+
+def test_update_ignores_read_only_fields(client, make_user):
+    jake = make_user("jake")
+    echoed = {"token": "forged", "following": True, "id": 1, "bio": "new"}
+    response = client.put("/api/user", json={"user": echoed}, headers=jake["headers"])
+    assert response.status_code == 200
+    user = response.get_json()["user"]
+    assert user["token"] != "forged"
+    assert user["bio"] == "new"
+    assert "following" not in user

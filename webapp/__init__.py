@@ -9,25 +9,27 @@ from typing import Any
 
 from flask import Flask
 
-from config import Config, engine_options
+from config import Config, load
 
-from . import api, auth, cli, health, observability, web
+from . import auth, cli, errors, health, limits, observability, web
+from .api import api as rest_api
+from .api import articles, comments, docs, favorites, profiles, tags, users
+from .api import init_app as init_api
 from .extensions import init_db
 
 # Keys that must never run in production.
 INSECURE_KEYS = frozenset({"", "dev", "change-me", "changeme", "secret", "development"})
 
 
-def create_app(config: type = Config, overrides: Mapping[str, Any] | None = None) -> Flask:
-    """Build the app: config, extensions, blueprints, error handlers, CLI. No database access."""
+def create_app(config: type[Config] = Config, overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: config, extensions, blueprints, error handlers, CLI. No database access.
+
+    Settings come from config.load(): the class's defaults, the environment, then overrides
+    (any key, pool sizes included); the engine options are derived from the result.
+    """
     app = Flask(__name__, instance_relative_config=True, static_folder=None)
-    app.json.sort_keys = False  # keep the schemas' field order on the wire
-    app.config.from_object(config)
-    if overrides:
-        app.config.from_mapping(overrides)
-    app.config.setdefault(
-        "SQLALCHEMY_ENGINE_OPTIONS", engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
-    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the schemas' field order
+    app.config.from_mapping(load(config, overrides))
     os.makedirs(app.instance_path, exist_ok=True)
     app.config["SECRET_KEY"] = _secret_key(app)
 
@@ -35,8 +37,14 @@ def create_app(config: type = Config, overrides: Mapping[str, Any] | None = None
     web.init_app(app)
     init_db(app)
     auth.init_app(app)
-    api.init_app(app)
-    health.init_app(app)
+    limits.init_app(app)
+    init_api(app)
+    # After init_api: the one error boundary replaces flask-smorest's default HTTPException handler.
+    errors.register_error_handlers(app)
+    app.before_request(errors.refuse_nul_in_url)
+    for resource in (users, profiles, articles, favorites, comments, tags, health):
+        rest_api.register_blueprint(resource.blp)
+    app.register_blueprint(docs.blp)
     cli.init_app(app)
     return app
 

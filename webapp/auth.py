@@ -1,10 +1,10 @@
-"""Who is calling: reads "Authorization: Token <jwt>" and resolves the reader once per request."""
+"""Who is calling: reads "Authorization: Token <jwt>" and resolves the caller's account once per
+request, which is where revoked tokens and deleted accounts are turned away."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from argon2 import PasswordHasher
 from flask import Flask, current_app, g, request
 
 from conduit_core import security
@@ -13,21 +13,25 @@ from conduit_core.models import User
 from .errors import Unauthorized
 from .extensions import db
 
-SCHEME = "Token"
+# Auth schemes are case-insensitive (RFC 9110); many clients send "Bearer", so it works too.
+SCHEMES = frozenset({"token", "bearer"})
 
 
 def init_app(app: Flask) -> None:
-    """Build the password hasher from the configured argon2 cost."""
+    """Build the password hasher from the configured argon2 cost and concurrency."""
     app.extensions["password_hasher"] = security.make_hasher(
         app.config["ARGON2_TIME_COST"],
         app.config["ARGON2_MEMORY_COST"],
         app.config["ARGON2_PARALLELISM"],
+        app.config["ARGON2_MAX_CONCURRENCY"],
+        app.config["ARGON2_WAIT_MS"] / 1000,
     )
 
 
-def password_hasher() -> PasswordHasher:
+def password_hasher() -> security.BoundedPasswordHasher:
     """The app's argon2id hasher."""
-    return current_app.extensions["password_hasher"]
+    hasher: security.BoundedPasswordHasher = current_app.extensions["password_hasher"]
+    return hasher
 
 
 def dummy_hash() -> str:
@@ -35,51 +39,86 @@ def dummy_hash() -> str:
     ext = current_app.extensions
     if "dummy_password_hash" not in ext:
         ext["dummy_password_hash"] = security.hash_password(password_hasher(), "not a password")
-    return ext["dummy_password_hash"]
+    stored: str = ext["dummy_password_hash"]
+    return stored
 
 
 def issue_token(user: User) -> str:
-    """A fresh access token for the user."""
+    """A fresh access token for the user, valid until their next password change or expiry."""
     lifetime = timedelta(seconds=current_app.config["JWT_LIFETIME_SECONDS"])
-    return security.encode_token(user.id, current_app.config["SECRET_KEY"], lifetime)
+    return security.encode_token(
+        user.id, current_app.config["SECRET_KEY"], lifetime, version=user.token_version
+    )
 
 
-def _token_user_id() -> int | None:
-    """The user id of the request's token; None without an Authorization header."""
-    if "token_user_id" in g:
-        return g.token_user_id
+def _presented_token() -> str | None:
+    """The token of the request's Authorization header; None without the header."""
     header = request.headers.get("Authorization")
-    user_id = None
-    if header is not None:
-        scheme, _, token = header.strip().partition(" ")
-        if scheme != SCHEME or not token.strip():
-            raise Unauthorized("Authorization header must be 'Token <jwt>'.")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() not in SCHEMES or not token.strip():
+        raise Unauthorized("Authorization header must be 'Token <jwt>'.")
+    return token.strip()
+
+
+def claimed_user_id() -> int | None:
+    """The user id a validly signed token names, without looking the account up: for choosing a
+    database (webapp/routing.py) before any statement runs, never for access control."""
+    try:
+        token = _presented_token()
+        if token is None:
+            return None
+        return security.decode_token(token, current_app.config["SECRET_KEY"]).user_id
+    except (Unauthorized, security.InvalidTokenError):
+        return None
+
+
+def _caller() -> User | None:
+    """The account the request's token belongs to, looked up once per request (one statement).
+
+    None without a token. 401 when the token is malformed, expired or not ours, when its account
+    no longer exists, or when it was issued before the account's last password change.
+    """
+    if "caller" in g:
+        cached: User | None = g.caller
+        return cached
+    token = _presented_token()
+    user = None
+    if token is not None:
         try:
-            user_id = security.decode_token(token.strip(), current_app.config["SECRET_KEY"])
+            claims = security.decode_token(token, current_app.config["SECRET_KEY"])
         except security.InvalidTokenError as exc:
             raise Unauthorized("Token is invalid or expired.") from exc
-    g.token_user_id = user_id
-    return user_id
+        user = db.session.get(User, claims.user_id)
+        if user is None or user.token_version != claims.version:
+            raise Unauthorized("Token is invalid or expired.")
+        g.token = token
+    g.caller = user
+    return user
 
 
 def reader_id() -> int | None:
-    """The reader's id for endpoints where auth is optional; a bad token is still 401."""
-    return _token_user_id()
+    """The reader's id for endpoints where auth is optional; a bad or revoked token is still 401."""
+    user = _caller()
+    return user.id if user is not None else None
 
 
 def require_user_id() -> int:
-    """The caller's id from a valid token, without loading the account."""
-    user_id = _token_user_id()
-    if user_id is None:
-        raise Unauthorized("Authentication required.")
-    return user_id
+    """The caller's id from a valid, unrevoked token."""
+    return require_user().id
 
 
 def require_user() -> User:
-    """The caller's account (one query, cached for the request); 401 without a valid token."""
-    if "current_user" not in g:
-        user = db.session.get(User, require_user_id())
-        if user is None:
-            raise Unauthorized("Token is invalid or expired.")
-        g.current_user = user
-    return g.current_user
+    """The caller's account (one statement, once per request); 401 without a valid token."""
+    user = _caller()
+    if user is None:
+        raise Unauthorized("Authentication required.")
+    return user
+
+
+def current_token() -> str:
+    """The token the authenticated caller presented (GET /api/user hands it back unchanged)."""
+    require_user()
+    token: str = g.token
+    return token

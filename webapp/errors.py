@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify
+from flask import Flask, Response, current_app, jsonify, request
 from marshmallow import Schema, fields
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
@@ -52,6 +52,21 @@ class ErrorSchema(Schema):
             "required": ["body"],
         },
     )
+
+
+def refuse_nul_in_url() -> None:
+    """Before any view: a NUL in the path or query is 422 on every database alike, as a NUL in
+    a body is (webapp.api.Parser).
+
+    PostgreSQL text cannot hold NUL and SQLite can, so a lookup by such a name would otherwise
+    answer differently per database. Lone surrogates cannot arrive here: Werkzeug decodes URLs
+    with replacement characters.
+    """
+    if "\x00" in request.path or any(
+        "\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)
+    ):
+        log.info("refused request: NUL character in the URL")
+        raise Unprocessable("The URL must not contain NUL characters.")
 
 
 def error_response(
@@ -117,8 +132,9 @@ def handle_http_exception(error: HTTPException) -> tuple[Response, int, dict[str
     headers = dict(data.get("headers") or {})
     if "messages" in data:
         return error_response(status, validation_errors(data["messages"]), headers)
-    if status == 405 and error.valid_methods:
-        headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    valid_methods = getattr(error, "valid_methods", None)  # set by MethodNotAllowed only
+    if status == 405 and valid_methods:
+        headers["Allow"] = ", ".join(sorted(valid_methods))
     return error_response(status, {"body": [error.description or error.name]}, headers)
 
 

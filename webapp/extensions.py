@@ -12,12 +12,18 @@ from sqlalchemy import exc as sa_exc
 from conduit_core.database import prepare_engine
 from conduit_core.models import Base
 
+from . import routing
+
 log = logging.getLogger(__name__)
 
 # The models live on the framework-neutral Base (shared with the FastAPI variant); given a
 # DeclarativeBase subclass, Flask-SQLAlchemy builds db.Model on the same registry and metadata.
 # expire_on_commit=False: a view dumps what it just committed without re-reading every row.
-db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+# RoutingSession: read-only requests may go to a replica (webapp/routing.py).
+db = SQLAlchemy(
+    model_class=Base,
+    session_options={"expire_on_commit": False, "class_": routing.RoutingSession},
+)
 migrate = Migrate(compare_type=True, render_as_batch=True)
 
 
@@ -39,8 +45,10 @@ def _close_session(exc: BaseException | None) -> None:
 
 def init_db(app: Flask) -> None:
     """Bind Flask-SQLAlchemy and Flask-Migrate; engines are built here, none is connected."""
+    routing.configure(app)
     db.init_app(app)
     migrate.init_app(app, db)
+    routing.init_app(app)
     # Registered after Flask-SQLAlchemy's, so it runs first (teardowns run in reverse).
     app.teardown_appcontext(_close_session)
     with app.app_context():

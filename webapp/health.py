@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Flask
 from sqlalchemy import text
 
-from .api import Blueprint, api
+from .api import Blueprint
 from .extensions import db
 from .schemas import HealthSchema
 
-blp = Blueprint("health", __name__, tag="Health", description="Liveness and readiness probes.")
+blp = Blueprint("Health", __name__, description="Liveness and readiness probes.")
 
 OK = {"status": "ok"}
 
@@ -28,8 +27,3 @@ def readyz() -> dict[str, str]:
     """The database answers a trivial query; an outage raises and the error layer answers 503."""
     db.session.execute(text("SELECT 1"))
     return OK
-
-
-def init_app(app: Flask) -> None:
-    """Register the probes (after the Api is bound to the app)."""
-    api.register_blueprint(blp)

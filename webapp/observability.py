@@ -25,7 +25,8 @@ def request_id() -> str:
     if "request_id" not in g:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
         g.request_id = incoming if _VALID_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
-    return g.request_id
+    current: str = g.request_id
+    return current
 
 
 def _add_request_id(response: Response) -> Response:
@@ -57,8 +58,8 @@ class AccessLogFields(logging.Filter):
             # gunicorn's atoms: m method, U path (no query string), s status, D microseconds.
             record.method = atoms["m"]
             record.path = atoms["U"]
-            record.status = int(atoms["s"])
-            record.duration_ms = round(int(atoms["D"]) / 1000, 2)
+            record.status = int(str(atoms["s"]))
+            record.duration_ms = round(int(str(atoms["D"])) / 1000, 2)
             record.remote_addr = atoms["h"]
             record.request_id = atoms["{x-request-id}o"]
         return True

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
-
-from .auth import issue_token
+from marshmallow import (
+    EXCLUDE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates_schema,
+)
 
 
 class UTCDateTime(fields.DateTime):
@@ -22,11 +29,12 @@ class UTCDateTime(fields.DateTime):
 
 
 class LowerEmail(fields.Email):
-    """An email address, trimmed and lower-cased so comparisons ignore case."""
+    """An email address, NFKC-normalised, trimmed and lower-cased, so comparisons ignore case and
+    Unicode compatibility forms (fullwidth letters are their ASCII selves)."""
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
         if isinstance(value, str):
-            value = value.strip().lower()
+            value = unicodedata.normalize("NFKC", value).strip().lower()
         return super()._deserialize(value, attr, data, **kwargs)
 
 
@@ -36,20 +44,39 @@ def validate_image(value: str) -> None:
         validate.URL(schemes={"http", "https"}, require_tld=False)(value)
 
 
+class RequestSchema(Schema):
+    """A request body: fields it does not know (read-only ones clients echo back, like `slug`,
+    `createdAt` or `token`) are dropped, never stored and never an error."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class UpdateSchema(RequestSchema):
+    """A partial update: any subset of the fields, but at least one known field."""
+
+    @validates_schema
+    def _changes_something(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if not data:
+            raise ValidationError("at least one known field is required.")
+
+
 def envelope(
     key: str,
-    item: type[Schema] | fields.Field,
+    item: type[Schema] | fields.Field[Any],
     *,
     many: bool = False,
     count: bool | None = None,
     name: str | None = None,
+    base: type[Schema] = Schema,
 ) -> type[Schema]:
     """Wrap a schema as {key: ...}, or a page {key: [...], keyCount: n} when many (like Page[T]).
 
     `item` may also be a field, for lists of plain values such as {"tags": ["a", "b"]};
-    `count` (default: `many`) adds or drops the keyCount total.
+    `count` (default: `many`) adds or drops the keyCount total; `base` RequestSchema makes a
+    request envelope, which ignores unknown top-level keys as its content does.
     """
-    value: fields.Field
+    value: fields.Field[Any]
     if isinstance(item, fields.Field):
         value = fields.List(item, required=True)
         many = True
@@ -58,15 +85,22 @@ def envelope(
         value = fields.Nested(item, many=many, required=True)
         suffix = "Envelope" if not many else "Page" if count is not False else "List"
         name = name or item.__name__.removesuffix("Schema") + suffix
-    attrs: dict[str, fields.Field] = {key: value}
+    attrs: dict[str, fields.Field[Any]] = {key: value}
     if many if count is None else count:
         attrs[f"{key}Count"] = fields.Integer(required=True)
-    return Schema.from_dict(attrs, name=name)
+    return base.from_dict(attrs, name=name)
 
 
+# ASCII only: NFKC and case folding (models.username_key) cannot tell Latin "a" from Cyrillic
+# "\u0430", so letters of other scripts would allow look-alike names. \Z, not $: "$" also matches
+# before a trailing newline. "." and ".." are path segments browsers and proxies rewrite.
 USERNAME = validate.And(
     validate.Length(min=1, max=64),
-    validate.Regexp(r"^[\w.\-]+$", error="may contain only letters, digits, '_', '.' and '-'."),
+    validate.Regexp(
+        r"[A-Za-z0-9_.\-]+\Z",
+        error="may contain only ASCII letters, digits, '_', '.' and '-'.",
+    ),
+    validate.NoneOf([".", ".."], error="cannot be '.' or '..'."),
 )
 PASSWORD = validate.Length(min=8, max=256)
 EMAIL = validate.Length(max=254)
@@ -84,7 +118,7 @@ class HealthSchema(Schema):
 # --- users -------------------------------------------------------------------------------------
 
 
-class RegisterSchema(Schema):
+class RegisterSchema(RequestSchema):
     """NewUser: what registration accepts."""
 
     username = fields.String(required=True, validate=USERNAME)
@@ -92,7 +126,7 @@ class RegisterSchema(Schema):
     password = fields.String(required=True, validate=PASSWORD, load_only=True)
 
 
-class LoginSchema(Schema):
+class LoginSchema(RequestSchema):
     """LoginUser: credentials."""
 
     email = LowerEmail(required=True, validate=EMAIL)
@@ -101,29 +135,49 @@ class LoginSchema(Schema):
     )
 
 
-class UpdateUserSchema(Schema):
+def new_password(value: str) -> None:
+    """8-256 characters; not declared as validate.Length, whose minLength would forbid blank."""
+    PASSWORD(value)
+
+
+class UpdateUserSchema(UpdateSchema):
     """UpdateUser: any subset of the account's fields."""
 
     username = fields.String(validate=USERNAME)
     email = LowerEmail(validate=EMAIL)
-    password = fields.String(validate=PASSWORD, load_only=True)
+    password = fields.String(
+        allow_none=True,
+        validate=new_password,
+        load_only=True,
+        metadata={
+            "description": "A new password (8-256 characters); blank or null leaves it unchanged.",
+            "pattern": r"^$|^[\s\S]{8,256}$",
+        },
+    )
     bio = fields.String(allow_none=True, validate=validate.Length(max=10_000))
     image = fields.String(allow_none=True, validate=[validate.Length(max=2048), validate_image])
 
+    @pre_load
+    def _blank_password_is_unchanged(self, data: Any, **kwargs: Any) -> Any:
+        # Settings forms send the whole form, an empty password field included.
+        if isinstance(data, dict) and "password" in data and data["password"] in ("", None):
+            data = {key: value for key, value in data.items() if key != "password"}
+        return data
+
 
 class UserSchema(Schema):
-    """User: the account as its owner sees it, with a fresh access token."""
+    """User: the account as its owner sees it, with the access token to use (filled by the view)."""
 
     email = fields.String(required=True)
-    token = fields.Function(issue_token, required=True, metadata={"type": "string"})
+    token = fields.String(required=True)
     username = fields.String(required=True)
     bio = fields.String(required=True)
     image = fields.String(required=True)
 
 
-RegisterRequest = envelope("user", RegisterSchema)
-LoginRequest = envelope("user", LoginSchema)
-UpdateUserRequest = envelope("user", UpdateUserSchema)
+RegisterRequest = envelope("user", RegisterSchema, base=RequestSchema)
+LoginRequest = envelope("user", LoginSchema, base=RequestSchema)
+UpdateUserRequest = envelope("user", UpdateUserSchema, base=RequestSchema)
 UserResponse = envelope("user", UserSchema)
 
 
@@ -184,7 +238,7 @@ ProfileResponse = envelope("profile", ProfileSchema)
 # --- articles ------------------------------------------------------------------------------------
 
 
-class NewArticleSchema(Schema):
+class NewArticleSchema(RequestSchema):
     """NewArticle: what publishing accepts; tags are trimmed, sorted and de-duplicated later."""
 
     title = fields.String(required=True, validate=TITLE)
@@ -193,7 +247,7 @@ class NewArticleSchema(Schema):
     tag_list = fields.List(TagName(), data_key="tagList", load_default=list, validate=TAG_LIST)
 
 
-class UpdateArticleSchema(Schema):
+class UpdateArticleSchema(UpdateSchema):
     """UpdateArticle: any subset of the fields; tagList (common clients send it) replaces tags."""
 
     title = fields.String(validate=TITLE)
@@ -231,16 +285,29 @@ class PageArgsSchema(Schema):
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET))
 
 
+class UsernameFilter(fields.String):
+    """A username to filter by: any string; a value no username can have matches nothing."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        result = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            USERNAME(result)
+        except ValidationError:
+            # No account has the empty username; this also keeps NUL away from PostgreSQL.
+            return ""
+        return result
+
+
 class ArticleFilterArgsSchema(PageArgsSchema):
     """List filters, combinable: exact tag, author username, username who favorited."""
 
     tag = TagName()
-    author = fields.String(validate=USERNAME)
-    favorited = fields.String(validate=USERNAME)
+    author = UsernameFilter()
+    favorited = UsernameFilter()
 
 
-NewArticleRequest = envelope("article", NewArticleSchema)
-UpdateArticleRequest = envelope("article", UpdateArticleSchema)
+NewArticleRequest = envelope("article", NewArticleSchema, base=RequestSchema)
+UpdateArticleRequest = envelope("article", UpdateArticleSchema, base=RequestSchema)
 ArticleResponse = envelope("article", ArticleSchema)
 ArticlePage = envelope("articles", ArticleListItemSchema, many=True)
 
@@ -248,7 +315,7 @@ ArticlePage = envelope("articles", ArticleListItemSchema, many=True)
 # --- comments ------------------------------------------------------------------------------------
 
 
-class NewCommentSchema(Schema):
+class NewCommentSchema(RequestSchema):
     """NewComment: the text."""
 
     body = fields.String(required=True, validate=COMMENT_BODY)
@@ -264,7 +331,7 @@ class CommentSchema(Schema):
     author = fields.Nested(ProfileSchema, required=True)
 
 
-NewCommentRequest = envelope("comment", NewCommentSchema)
+NewCommentRequest = envelope("comment", NewCommentSchema, base=RequestSchema)
 CommentResponse = envelope("comment", CommentSchema)
 CommentList = envelope("comments", CommentSchema, many=True, count=False)
 

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from conduit_core import queries
-from conduit_core.errors import Forbidden
+from conduit_core.errors import Forbidden, NotFound
 from conduit_core.models import Article, Favorite, utcnow
 from conduit_core.writes import insert_ignore, new_slug, set_tags
 
 from ..deps import CurrentUser, CurrentUserId, ReaderId, SessionDep
+from ..routing import SafeRoute
 from ..schemas import (
     MAX_OFFSET,
     ArticleEnvelope,
@@ -26,10 +29,36 @@ from ..schemas import (
     Username,
 )
 
-router = APIRouter(tags=["Articles"])
+router = APIRouter(tags=["Articles"], route_class=SafeRoute)
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
+_USERNAME = TypeAdapter(Username)
+# A slug as conduit_core.writes.new_slug makes it (the Flask app's slug converter): slugified title
+# words and a 12-hex-digit suffix, or the suffix alone; never one word, so "feed" is no slug.
+SLUG = re.compile(r"(?:[a-z0-9]+(?:-[a-z0-9]+)+|[0-9a-f]{12})")
+
+
+async def article_slug(
+    slug: Annotated[str, Path(json_schema_extra={"pattern": f"^{SLUG.pattern}$"})],
+) -> str:
+    """The path's slug; anything new_slug cannot make names no article (404, as no route)."""
+    if not SLUG.fullmatch(slug):
+        raise NotFound("Article not found.")
+    return slug
+
+
+Slug = Annotated[str, Depends(article_slug)]
+
+
+def username_filter(value: str | None) -> str | None:
+    """A username to filter by: any string; one no username can have matches nothing."""
+    if value is None:
+        return None
+    try:
+        return _USERNAME.validate_python(value)
+    except ValidationError:
+        return ""  # no account has the empty username; this also keeps NUL away from PostgreSQL
 
 
 def _page(page: queries.Page) -> ArticlePage[ArticleListItem]:
@@ -49,14 +78,20 @@ def list_articles(
     session: SessionDep,
     reader_id: ReaderId,
     tag: Annotated[TagName | None, Query()] = None,
-    author: Annotated[Username | None, Query()] = None,
-    favorited: Annotated[Username | None, Query()] = None,
+    author: Annotated[str | None, Query()] = None,
+    favorited: Annotated[str | None, Query()] = None,
     limit: Limit = 20,
     offset: Offset = 0,
 ) -> ArticlePage[ArticleListItem]:
     """Newest articles first, filtered by tag, author and favorited (all exact, combinable)."""
     page = queries.articles_page(
-        session, reader_id, limit=limit, offset=offset, tag=tag, author=author, favorited=favorited
+        session,
+        reader_id,
+        limit=limit,
+        offset=offset,
+        tag=tag,
+        author=username_filter(author),
+        favorited=username_filter(favorited),
     )
     return _page(page)
 
@@ -90,7 +125,9 @@ def create_article(
 
 
 @router.get("/articles/{slug}")
-def get_article(slug: str, session: SessionDep, reader_id: ReaderId) -> ArticleEnvelope[ArticleOut]:
+def get_article(
+    slug: Slug, session: SessionDep, reader_id: ReaderId
+) -> ArticleEnvelope[ArticleOut]:
     """One article with its body."""
     return _article(session, slug, reader_id)
 
@@ -105,7 +142,7 @@ def _own_article(session: Session, slug: str, reader_id: int) -> Article:
 
 @router.put("/articles/{slug}")
 def update_article(
-    slug: str, payload: ArticleEnvelope[UpdateArticle], reader: CurrentUser, session: SessionDep
+    slug: Slug, payload: ArticleEnvelope[UpdateArticle], reader: CurrentUser, session: SessionDep
 ) -> ArticleEnvelope[ArticleOut]:
     """Change the author's article; a new title gives a new slug."""
     article = _own_article(session, slug, reader.id)
@@ -127,7 +164,7 @@ def update_article(
 
 
 @router.delete("/articles/{slug}", status_code=204)
-def delete_article(slug: str, reader: CurrentUser, session: SessionDep) -> Response:
+def delete_article(slug: Slug, reader: CurrentUser, session: SessionDep) -> Response:
     """Delete the author's article; its comments, favorites and tag links go with it."""
     article = _own_article(session, slug, reader.id)
     # Core DELETE: the database's ON DELETE CASCADE removes comments, favorites and tag links.
@@ -137,7 +174,7 @@ def delete_article(slug: str, reader: CurrentUser, session: SessionDep) -> Respo
 
 
 @router.post("/articles/{slug}/favorite", tags=["Favorites"])
-def favorite(slug: str, reader: CurrentUser, session: SessionDep) -> ArticleEnvelope[ArticleOut]:
+def favorite(slug: Slug, reader: CurrentUser, session: SessionDep) -> ArticleEnvelope[ArticleOut]:
     """Favorite the article; favoriting again changes nothing."""
     article_id = queries.article_id_by_slug(session, slug)
     insert_ignore(session, Favorite, [{"user_id": reader.id, "article_id": article_id}])
@@ -146,7 +183,7 @@ def favorite(slug: str, reader: CurrentUser, session: SessionDep) -> ArticleEnve
 
 
 @router.delete("/articles/{slug}/favorite", tags=["Favorites"])
-def unfavorite(slug: str, reader: CurrentUser, session: SessionDep) -> ArticleEnvelope[ArticleOut]:
+def unfavorite(slug: Slug, reader: CurrentUser, session: SessionDep) -> ArticleEnvelope[ArticleOut]:
     """Remove the reader's favorite; removing it again changes nothing."""
     article_id = queries.article_id_by_slug(session, slug)
     session.execute(delete(Favorite).filter_by(user_id=reader.id, article_id=article_id))

@@ -6,9 +6,10 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from ..deps import SessionDep
+from ..routing import SafeRoute
 from ..schemas import HealthOut
 
-router = APIRouter(tags=["Health"])
+router = APIRouter(tags=["Health"], route_class=SafeRoute)
 
 
 @router.get("/healthz")

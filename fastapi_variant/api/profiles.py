@@ -11,9 +11,10 @@ from conduit_core.models import Follow
 from conduit_core.writes import insert_ignore
 
 from ..deps import CurrentUser, ReaderId, SessionDep
+from ..routing import SafeRoute
 from ..schemas import ProfileEnvelope, ProfileOut
 
-router = APIRouter(tags=["Profile"])
+router = APIRouter(tags=["Profile"], route_class=SafeRoute)
 
 
 def _profile(
@@ -35,10 +36,10 @@ def get_profile(
 @router.post("/profiles/{username}/follow")
 def follow(username: str, reader: CurrentUser, session: SessionDep) -> ProfileEnvelope[ProfileOut]:
     """Follow a user; following again changes nothing."""
-    target = queries.user_by_username(session, username)
-    if target.id == reader.id:
+    target_id = queries.user_id_by_username(session, username)
+    if target_id == reader.id:
         raise Unprocessable("You cannot follow yourself.")
-    insert_ignore(session, Follow, [{"follower_id": reader.id, "followed_id": target.id}])
+    insert_ignore(session, Follow, [{"follower_id": reader.id, "followed_id": target_id}])
     session.commit()
     return _profile(session, username, reader.id)
 
@@ -48,7 +49,7 @@ def unfollow(
     username: str, reader: CurrentUser, session: SessionDep
 ) -> ProfileEnvelope[ProfileOut]:
     """Stop following a user; unfollowing again changes nothing."""
-    target = queries.user_by_username(session, username)
-    session.execute(delete(Follow).filter_by(follower_id=reader.id, followed_id=target.id))
+    target_id = queries.user_id_by_username(session, username)
+    session.execute(delete(Follow).filter_by(follower_id=reader.id, followed_id=target_id))
     session.commit()
     return _profile(session, username, reader.id)

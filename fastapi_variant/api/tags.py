@@ -7,9 +7,10 @@ from fastapi import APIRouter
 from conduit_core import queries
 
 from ..deps import SessionDep
+from ..routing import SafeRoute
 from ..schemas import TagsOut
 
-router = APIRouter(tags=["Tags"])
+router = APIRouter(tags=["Tags"], route_class=SafeRoute)
 
 
 @router.get("/tags")

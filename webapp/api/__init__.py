@@ -1,21 +1,32 @@
-"""The HTTP API: flask-smorest Api and Blueprint wired to our parser and error boundary."""
+"""The HTTP API: flask-smorest Api and Blueprint with our parser and the Token auth declaration."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar, cast
 
 import flask
 import flask_smorest
-from webargs.flaskparser import FlaskParser, abort
+from webargs import core
+from webargs.flaskparser import FlaskParser, abort, is_json_request
+from werkzeug.routing import BaseConverter
 
-from ..errors import ErrorSchema, register_error_handlers
+from conduit_core import safe_json
+
+from .. import auth
+from ..errors import ErrorSchema
 
 
 class Parser(FlaskParser):
-    """webargs parser: invalid input, malformed JSON included, is 422 as the contract says."""
+    """webargs parser: invalid input, malformed JSON included, is 422 as the contract says.
+
+    A body must also be safe to store and process (conduit_core.safe_json, shared with the
+    FastAPI variant): no string with a NUL or a lone UTF-16 surrogate, no deep nesting, no huge
+    integer.
+    """
 
     DEFAULT_VALIDATION_STATUS = 422
 
@@ -28,36 +39,44 @@ class Parser(FlaskParser):
     ) -> NoReturn:
         abort(422, exc=error, messages={"json": ["Request body is not valid JSON."]})
 
+    def _raw_load_json(self, req: flask.Request) -> Any:
+        """The JSON body, or 422 when it is not one the API can safely read."""
+        if not is_json_request(req):
+            return core.missing
+        try:
+            return safe_json.loads(req.get_data(cache=True).decode())
+        except safe_json.UnsafeBody as error:
+            self._refuse(error.path, error.message)
+
+    @staticmethod
+    def _refuse(path: tuple[str, ...], message: str) -> NoReturn:
+        """422 in the error shape, under the field path when there is one; logged in one line."""
+        messages: Any = [message]
+        for key in reversed(path):
+            messages = {key: messages}
+        flask.current_app.logger.info("refused request body: %s %s", ".".join(path), message)
+        abort(422, messages={"json": messages})
+
 
 F = TypeVar("F", bound=Callable[..., Any])
+Caller = Literal["user", "user_id", "reader_id"]
+
+# The caller a Token-guarded view receives, resolved by webapp.auth (the one place tokens are read).
+CALLERS: dict[Caller, Callable[[], Any]] = {
+    "user": auth.require_user,
+    "user_id": auth.require_user_id,
+    "reader_id": auth.reader_id,
+}
 
 
 class Blueprint(flask_smorest.Blueprint):
-    """A resource's routes; arguments parsed by our Parser, errors and auth documented.
+    """A resource's routes: arguments parsed by our Parser, errors and auth declared on the view.
 
-    `tag` names the resource in the OpenAPI document as the contract does ("Articles", "Profile",
-    ...); a route may pass `tags=[...]` to be listed under another contract tag ("Favorites").
+    The blueprint's name is the OpenAPI tag its operations are listed under, so resources carry the
+    contract's names ("Articles", "User and Authentication", ...); endpoints read "Articles.feed".
     """
 
     ARGUMENTS_PARSER = Parser()
-
-    def __init__(self, *args: Any, tag: str | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.tag = tag or self.name
-        self.operation_tags: list[str] = []
-
-    def route(
-        self,
-        rule: str,
-        *,
-        parameters: list[Any] | None = None,
-        tags: list[str] | None = None,
-        **options: Any,
-    ) -> Callable[[F], F]:
-        """flask-smorest's route, tagging the operation with the blueprint's contract tag."""
-        tags = tags or [self.tag]
-        self.operation_tags.extend(tag for tag in tags if tag not in self.operation_tags)
-        return super().route(rule, parameters=parameters, tags=tags, **options)
 
     def errors(self, *statuses: int) -> Callable[[F], F]:
         """Document the error statuses a view can answer with (GenericErrorModel bodies)."""
@@ -69,60 +88,64 @@ class Blueprint(flask_smorest.Blueprint):
 
         return decorator
 
-    def token_auth(self, *, optional: bool = False) -> Callable[[F], F]:
-        """Document the Token security scheme; optional auth also allows anonymous calls."""
+    def token_auth(self, caller: Caller = "user") -> Callable[[F], F]:
+        """Document and enforce the Token scheme; the view receives the caller first.
+
+        caller "user" (the account) or "user_id" (its id, no account load): a token is required,
+        anonymous calls are 401. caller "reader_id": the token is optional, the view gets the
+        reader's id or None. A bad token is 401 either way. Place it right under the route
+        decorator so it runs before the body and query are parsed.
+        """
+        resolve = CALLERS[caller]
         security: list[dict[str, list[str]]] = [{"Token": []}]
-        if optional:
+        if caller == "reader_id":
             security.insert(0, {})
-        return self.doc(security=security)
+
+        def decorator(view: F) -> F:
+            @functools.wraps(view)
+            def guarded(*args: Any, **kwargs: Any) -> Any:
+                return view(resolve(), *args, **kwargs)
+
+            documented = self.alt_response(401, response=HTTPStatus(401).name)(guarded)
+            return cast(F, self.doc(security=security)(documented))
+
+        return decorator
 
 
 class ConduitApi(flask_smorest.Api):
-    """flask-smorest Api whose errors go through the one error boundary (webapp.errors)."""
+    """flask-smorest Api documenting every error with the contract's error body."""
 
     ERROR_SCHEMA = ErrorSchema
 
-    def _register_error_handlers(self) -> None:
-        register_error_handlers(self._app)
 
-    def register_blueprint(
-        self, blp: Blueprint, *, parameters: list[Any] | None = None, **options: Any
-    ) -> None:
-        """Register a resource and document it under the contract's tag names.
+class SlugConverter(BaseConverter):
+    """An article slug as conduit_core.writes.new_slug makes it: slugified title words and a
+    12-hex-digit suffix, or the suffix alone. Never a single word, so /api/articles/feed is never
+    a slug."""
 
-        The same steps as flask_smorest.Api.register_blueprint, which would name the document's tag
-        after the Flask blueprint ("users") instead of the contract ("User and Authentication").
-        """
-        name = options.get("name", blp.name)
-        self._app.extensions["flask-smorest"]["blp_name_to_api"][name] = self
-        self._app.register_blueprint(blp, **options)
-        blp.register_views_in_doc(self, self._app, self.spec, name=name, parameters=parameters)
-        declared = {tag["name"] for tag in self.spec.to_dict().get("tags", [])}
-        for tag in blp.operation_tags:
-            if tag not in declared:
-                own = tag == blp.tag and blp.description
-                self.spec.tag(
-                    {"name": tag, "description": blp.description} if own else {"name": tag}
-                )
+    regex = r"(?:[a-z0-9]+(?:-[a-z0-9]+)+|[0-9a-f]{12})"
+
+
+def slug_parameter_schema(converter: SlugConverter) -> dict[str, str]:
+    """The OpenAPI schema of a slug path parameter: the converter's pattern."""
+    return {"type": "string", "pattern": f"^{converter.regex}$"}
 
 
 api = ConduitApi()
+# Once, not per app: every app's document is built with the converters registered here.
+api.register_converter(SlugConverter, slug_parameter_schema)
+TOKEN_SCHEME = {
+    "type": "apiKey",
+    "in": "header",
+    "name": "Authorization",
+    "description": "'Token <jwt>' as returned by login or registration ('Bearer <jwt>' works too).",
+}
 
 
 def init_app(app: flask.Flask) -> None:
-    """Bind the Api and register every resource blueprint under /api."""
-    from . import articles, comments, docs, profiles, tags, users
-
+    """Bind the Api to the app: URL rules, the slug converter, the Token security scheme."""
+    # /api/articles/ is /api/articles: no redirect, which would drop a POST body or a preflight.
+    app.url_map.strict_slashes = False
+    app.url_map.converters["slug"] = SlugConverter
     api.init_app(app)
-    app.register_blueprint(docs.blp)
-    api.spec.components.security_scheme(
-        "Token",
-        {
-            "type": "apiKey",
-            "in": "header",
-            "name": "Authorization",
-            "description": "'Token <jwt>' as returned by login or registration.",
-        },
-    )
-    for module in (users, profiles, articles, comments, tags):
-        api.register_blueprint(module.blp)
+    api.spec.components.security_scheme("Token", TOKEN_SCHEME)

@@ -8,7 +8,7 @@ from ..extensions import db
 from ..schemas import TagList
 from . import Blueprint
 
-blp = Blueprint("tags", __name__, url_prefix="/api", tag="Tags", description="Tags in use.")
+blp = Blueprint("Tags", __name__, url_prefix="/api", description="Tags in use.")
 
 
 @blp.get("/tags")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+from flask import Response
 
 from conduit_core import security
 from conduit_core.models import User
@@ -15,75 +18,117 @@ from ..schemas import LoginRequest, RegisterRequest, UpdateUserRequest, UserResp
 from . import Blueprint
 
 blp = Blueprint(
-    "users",
+    "User and Authentication",
     __name__,
     url_prefix="/api",
-    tag="User and Authentication",
     description="Registration, login and the current user's account.",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The caller's account as UserSchema dumps it, with the token to use from now on."""
+
+    email: str
+    token: str
+    username: str
+    bio: str
+    image: str
+
+    @classmethod
+    def of(cls, user: User, token: str) -> Account:
+        """The account of the user, carrying this token."""
+        return cls(user.email, token, user.username, user.bio, user.image)
+
+
+def end_read_transaction() -> None:
+    """End the reads so far before hashing: no connection sits idle in a transaction for the
+    hundreds of milliseconds argon2 takes (loaded rows stay usable: expire_on_commit=False)."""
+    db.session.commit()
+
+
+@blp.after_request
+def no_store(response: Response) -> Response:
+    """Every response here may carry a token: no browser or proxy may keep a copy."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blp.post("/users")
 @blp.arguments(RegisterRequest)
 @blp.response(201, UserResponse)
-@blp.errors(422)
-def register(payload: dict[str, Any]) -> dict[str, User]:
+@blp.errors(422, 429, 503)
+def register(payload: dict[str, Any]) -> dict[str, Account]:
     """Create an account and return it with a token."""
     data = payload["user"]
-    ensure_available(db.session, data["email"], data["username"])
-    user = User(
-        username=data["username"],
-        email=data["email"],
-        password_hash=security.hash_password(auth.password_hasher(), data["password"]),
-    )
+    hasher = auth.password_hasher()
+    # A hashing slot first: a server at capacity sheds the request before any database work.
+    with hasher.slot():
+        ensure_available(db.session, data["email"], data["username"])
+        end_read_transaction()
+        password_hash = security.hash_password(hasher, data["password"])
+    user = User(username=data["username"], email=data["email"], password_hash=password_hash)
     db.session.add(user)
     db.session.commit()
-    return {"user": user}
+    return {"user": Account.of(user, auth.issue_token(user))}
 
 
 @blp.post("/users/login")
 @blp.arguments(LoginRequest)
 @blp.response(200, UserResponse)
-@blp.errors(401, 422)
-def login(payload: dict[str, Any]) -> dict[str, User]:
+@blp.errors(401, 422, 429, 503)
+def login(payload: dict[str, Any]) -> dict[str, Account]:
     """Exchange email and password for a token; the same error whichever is wrong."""
     data = payload["user"]
     hasher = auth.password_hasher()
-    user = db.session.scalar(db.select(User).filter_by(email=data["email"]))
-    stored = user.password_hash if user is not None else auth.dummy_hash()
-    if not security.verify_password(hasher, stored, data["password"]) or user is None:
-        raise Unauthorized("email or password is invalid")
+    # A hashing slot first: a server at capacity sheds the request before any database work.
+    with hasher.slot():
+        user = db.session.scalar(db.select(User).filter_by(email=data["email"]))
+        end_read_transaction()
+        stored = user.password_hash if user is not None else auth.dummy_hash()
+        if not security.verify_password(hasher, stored, data["password"]) or user is None:
+            raise Unauthorized("email or password is invalid")
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = security.hash_password(hasher, data["password"])
         db.session.commit()
-    return {"user": user}
+    return {"user": Account.of(user, auth.issue_token(user))}
 
 
 @blp.get("/user")
-@blp.response(200, UserResponse)
-@blp.errors(401)
 @blp.token_auth()
-def current_user() -> dict[str, User]:
-    """The caller's account."""
-    return {"user": auth.require_user()}
+@blp.response(200, UserResponse)
+def current_user(user: User) -> dict[str, Account]:
+    """The caller's account, with the token it presented (no new lifetime is minted)."""
+    return {"user": Account.of(user, auth.current_token())}
 
 
 @blp.put("/user")
+@blp.token_auth()
 @blp.arguments(UpdateUserRequest)
 @blp.response(200, UserResponse)
-@blp.errors(401, 422)
-@blp.token_auth()
-def update_user(payload: dict[str, Any]) -> dict[str, User]:
-    """Change any of the caller's fields; the token stays valid."""
-    user = auth.require_user()
+@blp.errors(422, 429, 503)
+def update_user(user: User, payload: dict[str, Any]) -> dict[str, Account]:
+    """Change any of the caller's fields (a blank password is no change). A new password revokes
+    every earlier token and the response carries a fresh one; otherwise the presented token
+    stays valid and comes back."""
+    token = auth.current_token()
     data = payload["user"]
     # The caller's own row is excluded, so re-sending one's own email or username is no conflict.
     ensure_available(db.session, data.get("email"), data.get("username"), exclude_id=user.id)
-    if "password" in data:
-        user.password_hash = security.hash_password(auth.password_hasher(), data.pop("password"))
+    password = data.pop("password", None)
+    if password is not None:
+        end_read_transaction()
+        user.password_hash = security.hash_password(auth.password_hasher(), password)
+        # Incremented in SQL, so each of two concurrent password changes revokes the other's token.
+        user.token_version = User.token_version + 1
     for field in ("email", "username", "bio", "image"):
         if field in data:
             # bio and image are strings on the wire; null clears them.
             setattr(user, field, data[field] if data[field] is not None else "")
+    if password is not None:
+        # The new version is read back inside this transaction, which holds the row's write
+        # lock, so it is this change's version and not a later one's.
+        db.session.flush()
+        token = auth.issue_token(user)
     db.session.commit()
-    return {"user": user}
+    return {"user": Account.of(user, token)}
