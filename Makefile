@@ -12,7 +12,7 @@ UV := uv==0.13.8
 COMPILE := $(BIN)/uv pip compile --quiet --generate-hashes --universal --python-version 3.11 \
 	--custom-compile-command "make lock" $(LOCK_ARGS)
 
-.PHONY: run test lint typecheck format lock migrate upgrade seed bench clean cluster cluster-stop
+.PHONY: run run-fastapi test lint typecheck format lock migrate upgrade seed bench clean cluster cluster-stop
 
 # --no-compile: Python compiles just the modules the app imports, on first import, instead of pip
 # compiling every file of every package up front (seconds of CPU on a cold `make run`).
@@ -30,31 +30,43 @@ run: $(VENV)/runtime.stamp
 	$(BIN)/flask db upgrade
 	HOST=127.0.0.1 PORT=$(PORT) $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
-test: $(VENV)/dev.stamp
+# The FastAPI variant's packages, on top of the runtime: only the targets that run it install them.
+$(VENV)/fastapi.stamp: $(VENV)/runtime.stamp requirements-fastapi.txt
+	$(BIN)/pip install --quiet --require-hashes -r requirements-fastapi.txt
+	touch $@
+
+# The FastAPI variant on the same database (the schema comes from the same migrations).
+run-fastapi: $(VENV)/fastapi.stamp
+	$(BIN)/flask db upgrade
+	$(BIN)/uvicorn fastapi_variant.main:app --host 127.0.0.1 --port $${PORT:-8001} --workers $${WEB_CONCURRENCY:-2}
+
+# The contract suite runs against both apps, so the tests need the variant's packages too.
+test: $(VENV)/dev.stamp $(VENV)/fastapi.stamp
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(VENV)/dev.stamp
+lint: $(VENV)/dev.stamp $(VENV)/fastapi.stamp
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-typecheck: $(VENV)/dev.stamp
+typecheck: $(VENV)/dev.stamp $(VENV)/fastapi.stamp
 	$(BIN)/mypy
 
 format: $(VENV)/dev.stamp
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# Regenerate requirements.txt and requirements-dev.txt from their .in files, keeping every pin that
-# still fits; LOCK_ARGS="--upgrade" (or "--upgrade-package NAME") moves pins forward.
+# Regenerate requirements.txt, requirements-dev.txt and requirements-fastapi.txt from their .in
+# files, keeping every pin that still fits; LOCK_ARGS="--upgrade" (or "--upgrade-package NAME") moves pins forward.
 lock:
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet $(UV)
 	$(COMPILE) requirements.in -o requirements.txt
 	$(COMPILE) requirements-dev.in -o requirements-dev.txt
+	$(COMPILE) requirements-fastapi.in -o requirements-fastapi.txt
 
 # Load benchmark on PostgreSQL with wrk (apt-get install wrk); flags: BENCH_ARGS="--help".
-bench: $(VENV)/runtime.stamp
+bench: $(VENV)/fastapi.stamp
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 # Local multi-host topology under instance/cluster/ (bench/cluster/cluster.sh, run as root):

@@ -23,11 +23,12 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import event
 
+from conduit_core import security
+from conduit_core.models import Article, Tag, User
 from config import Config
-from webapp import create_app, security
+from webapp import create_app
 from webapp.cli import seed
 from webapp.extensions import db
-from webapp.models import Article, Tag, User
 
 
 def cases(total: int, tag: str) -> list[tuple[str, str]]:

@@ -36,6 +36,7 @@ LIBRARIES = (
     "jwt",
     "json",
     "webapp",
+    "conduit_core",
     "bench",
 )
 
@@ -77,10 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=25, help="functions listed by cumulative time")
     args = parser.parse_args(argv)
 
+    from conduit_core import security
+    from conduit_core.models import User
     from config import Config, normalize_database_url
-    from webapp import create_app, security
+    from webapp import create_app
     from webapp.extensions import db
-    from webapp.models import User
 
     secret = "profile-secret-key-that-is-long-enough-for-hs256"
     url = normalize_database_url(args.database_url)

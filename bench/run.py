@@ -1,13 +1,18 @@
-"""Load benchmark: this app under gunicorn on PostgreSQL, the hand-written reference, and any
-other Conduit server given with --target, all seeded the same way and loaded with wrk.
+"""Load benchmark: this app (Flask, gunicorn), its FastAPI variant (uvicorn) and the hand-written
+reference, side by side on one PostgreSQL database seeded once, loaded with wrk.
 
-    make bench                                   # this app + reference on a fresh database
+    make bench                                   # the three servers on a fresh database
     make bench BENCH_ARGS="--duration 30 --concurrency 32"
-    make bench BENCH_ARGS="--target http://127.0.0.1:8001"   # also measure another server
+    make bench BENCH_ARGS="--target http://127.0.0.1:9000"   # also measure another server
 
-Prints one table per server: requests/s, p50 and p99 latency, errors (status >= 400 plus socket
-errors) and SQL statements per request (counted in-process for this app; n/a for a target).
-Every process it starts is stopped before it exits; wrk runs are bounded by --duration.
+The servers run at once with the same budget: 2 worker processes each (WEB_CONCURRENCY), and
+THREADS request threads per process (gunicorn's gthread threads; the variant's anyio thread
+pool for its sync endpoints), each with a pool of THREADS connections. For every endpoint the
+servers take turns (the order rotates per endpoint), so drift in the machine's load spreads over
+all of them. Prints one table: requests/s, p50 and p99 latency, errors (status >= 400 plus
+socket errors), SQL statements per request (counted in-process), CPU seconds per 1,000 requests
+(all the server's processes), and a start-up table: cold start to first response and memory
+per worker. Every process it starts is stopped before it exits; wrk runs are bounded.
 """
 
 from __future__ import annotations
@@ -96,6 +101,7 @@ class Result:
     """One measured row."""
 
     endpoint: str
+    server: str = ""
     status: str = "ok"
     rps: float | None = None
     p50_ms: float | None = None
@@ -103,6 +109,7 @@ class Result:
     errors: int | None = None
     requests: int | None = None
     sql: str = "n/a"
+    cpu_per_1k: float | None = None
 
 
 @dataclass
@@ -115,6 +122,18 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Server:
+    """A server this run started: its address, process group and start-up figures."""
+
+    name: str
+    url: str
+    pid: int
+    cold_start_s: float
+    rss_mb: list[float] = field(default_factory=list)
+    pss_mb: list[float] = field(default_factory=list)
+
+
 # --- processes ----------------------------------------------------------------------------------
 
 
@@ -125,48 +144,81 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    """Block until the server answers any HTTP request; fail if it dies or takes too long."""
+def wait_until_up(
+    url: str, process: subprocess.Popen[bytes], started: float, timeout: float = 30.0
+) -> float:
+    """Block until the server answers an API request; the seconds since `started` (its cold
+    start to first response). Fail if it dies or takes too long."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode} before answering")
         try:
-            urllib.request.urlopen(url + "/api/openapi.json", timeout=2).close()
-            return
+            urllib.request.urlopen(url + "/api/tags", timeout=2).close()
+            return time.monotonic() - started
         except urllib.error.HTTPError:
-            return  # any HTTP answer means it is serving
+            return time.monotonic() - started  # any HTTP answer means it is serving
         except OSError:
-            time.sleep(0.2)
+            time.sleep(0.02)
     raise RuntimeError(f"server at {url} did not answer within {timeout:.0f}s")
 
 
-@contextlib.contextmanager
-def gunicorn(
-    wsgi_app: str,
-    env: dict[str, str],
-    args: argparse.Namespace,
-    log: Path,
-    config: Path = GUNICORN_CONF,
-) -> Iterator[str]:
-    """Serve wsgi_app under gunicorn on a free loopback port; stop it (and its workers) after.
+def group_pids(pgid: int) -> list[int]:
+    """Every live process in the session we started (the server's master and workers)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == pgid:  # field 6 of stat: the session id
+            pids.append(int(entry.name))
+    return pids
 
-    With the project's gunicorn.conf.py when there is one (config names the file to pass: the
-    reference gets a copy without the app's hooks), else 2 gthread workers of 4 threads.
-    """
+
+def cpu_seconds(pgid: int) -> float:
+    """User + system CPU seconds used so far by the server's processes."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in group_pids(pgid):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
+def worker_memory(pgid: int) -> tuple[list[float], list[float]]:
+    """RSS and PSS (MB) of each worker: the processes of the group other than its leader."""
+    rss, pss = [], []
+    for pid in sorted(group_pids(pgid)):
+        if pid == pgid:
+            continue
+        with contextlib.suppress(OSError):
+            if b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                continue  # multiprocessing's helper beside uvicorn's workers, not a worker
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+        except OSError:
+            continue
+        values = {line.split(":")[0]: int(line.split()[1]) for line in rollup[1:] if ":" in line}
+        if "Rss" in values:
+            rss.append(values["Rss"] / 1024)
+            pss.append(values.get("Pss", 0) / 1024)
+    return rss, pss
+
+
+@contextlib.contextmanager
+def serve(name: str, command: list[str], env: dict[str, str], log: Path) -> Iterator[Server]:
+    """Start a server command (its own session), wait for its first answer, stop it after."""
     port = free_port()
-    command = [str(Path(sys.executable).with_name("gunicorn"))]
-    if GUNICORN_CONF.exists():
-        command += ["--config", str(config)]
-    else:
-        command += ["--worker-class", "gthread"]
-    if args.workers or not GUNICORN_CONF.exists():
-        command += ["--workers", str(args.workers or 2)]
-    if args.threads or not GUNICORN_CONF.exists():
-        command += ["--threads", str(args.threads or 4)]
-    command += ["--bind", f"127.0.0.1:{port}", wsgi_app]
+    command = [part.replace("{port}", str(port)) for part in command]
     with log.open("wb") as out:
-        # Its own session: the whole group (arbiter and workers) is signalled at the end.
+        started = time.monotonic()
+        # Its own session: the whole group (master and workers) is measured and signalled.
         process = subprocess.Popen(
             command,
             cwd=ROOT,
@@ -177,10 +229,35 @@ def gunicorn(
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            wait_until_up(url, process)
-            yield url
+            cold = wait_until_up(url, process, started)
+            yield Server(name, url, process.pid, cold)
         finally:
             stop(process)
+
+
+def gunicorn_command(wsgi_app: str, args: argparse.Namespace, config: Path) -> list[str]:
+    """gunicorn with the project's settings (config) at the run's worker and thread budget."""
+    return [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "--config", str(config),
+        "--workers", str(args.workers),
+        "--threads", str(args.threads),
+        "--bind", "127.0.0.1:{port}",
+        wsgi_app,
+    ]  # fmt: skip
+
+
+def uvicorn_command(args: argparse.Namespace) -> list[str]:
+    """uvicorn serving the FastAPI variant with as many worker processes as gunicorn."""
+    return [
+        str(Path(sys.executable).with_name("uvicorn")),
+        "fastapi_variant.main:app",
+        "--host", "127.0.0.1",
+        "--port", "{port}",
+        "--workers", str(args.workers),
+        "--no-access-log",
+        "--log-level", "warning",
+    ]  # fmt: skip
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -307,8 +384,37 @@ def sample_body(endpoint: Endpoint) -> dict[str, Any] | None:
     return None
 
 
-def count_statements(database_url: str, secret_key: str, seeded: Seeded) -> dict[str, str]:
-    """SQL statements per request for every row, counted in-process on the same database."""
+def count_statements(client: Any, statements: list[str], seeded: Seeded) -> dict[str, str]:
+    """SQL statements per request for every row, through an in-process client of one app."""
+    counts = {}
+    for endpoint in READS + WRITES:
+        if endpoint.needs_articles and not seeded.has_articles:
+            continue
+        token = seeded.writer_token if endpoint.write else seeded.reader_token
+        headers = {"Authorization": f"Token {token}"} if endpoint.auth else {}
+        method = "POST" if endpoint.method == "FAVORITE" else endpoint.method
+        path = endpoint.paths(seeded)[0]
+        client.request(method, path, headers=headers, json=sample_body(endpoint))  # warm up
+        statements.clear()
+        response = client.request(method, path, headers=headers, json=sample_body(endpoint))
+        counts[endpoint.name] = (
+            str(len(statements)) if response.status_code < 400 else f"({response.status_code})"
+        )
+    return counts
+
+
+class _FlaskClient:
+    """The Flask test client with the call shape count_statements uses."""
+
+    def __init__(self, app: Any) -> None:
+        self.client = app.test_client()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.client.open(path, method=method, **kwargs)
+
+
+def flask_statements(database_url: str, secret_key: str, seeded: Seeded) -> dict[str, str]:
+    """Statements per request of the Flask app, on the benchmark database."""
     from sqlalchemy import event
 
     from config import Config
@@ -318,61 +424,109 @@ def count_statements(database_url: str, secret_key: str, seeded: Seeded) -> dict
     app = create_app(
         Config, {"SQLALCHEMY_DATABASE_URI": normalize(database_url), "SECRET_KEY": secret_key}
     )
-    client = app.test_client()
     statements: list[str] = []
     with app.app_context():
         engine = db.engine
     event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
-    counts = {}
     try:
-        for endpoint in READS + WRITES:
-            if endpoint.needs_articles and not seeded.has_articles:
-                continue
-            token = seeded.writer_token if endpoint.write else seeded.reader_token
-            headers = {"Authorization": f"Token {token}"} if endpoint.auth else {}
-            method = "POST" if endpoint.method == "FAVORITE" else endpoint.method
-            path = endpoint.paths(seeded)[0]
-            client.open(path, method=method, headers=headers, json=sample_body(endpoint))  # warm
-            statements.clear()
-            response = client.open(path, method=method, headers=headers, json=sample_body(endpoint))
-            counts[endpoint.name] = (
-                str(len(statements)) if response.status_code < 400 else f"({response.status_code})"
-            )
+        return count_statements(_FlaskClient(app), statements, seeded)
     finally:
-        with app.app_context():
-            db.engine.dispose()
-    return counts
+        engine.dispose()
+
+
+def fastapi_statements(env: dict[str, str], seeded: Seeded) -> dict[str, str]:
+    """Statements per request of the FastAPI variant: counted in a child process, because the
+    variant reads its settings (the benchmark database) once, when it is imported."""
+    code = (
+        "import json, sys\n"
+        "from sqlalchemy import event\n"
+        "from fastapi.testclient import TestClient\n"
+        "from fastapi_variant.main import app\n"
+        "from fastapi_variant.database import engine\n"
+        "from bench.run import count_statements\n"
+        "from bench.seed import Seeded\n"
+        "seeded = Seeded(**json.loads(sys.stdin.read()))\n"
+        "statements = []\n"
+        "event.listen(engine, 'before_cursor_execute', lambda *a: statements.append(a[2]))\n"
+        "print(json.dumps(count_statements(TestClient(app), statements, seeded)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        input=json.dumps(asdict(seeded)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        return {endpoint.name: "?" for endpoint in READS + WRITES}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure_one(
+    server: Server, endpoint: Endpoint, seeded: Seeded, args: argparse.Namespace
+) -> Result:
+    """Probe, then load one endpoint of one server; CPU used by all of its processes."""
+    status = probe(server.url, endpoint, seeded)
+    if status in (404, 405):
+        return Result(endpoint.name, server.name, status=f"not served ({status})")
+    print(
+        f"  {endpoint.name}: {server.name} ({args.duration}s, {args.concurrency} connections)",
+        file=sys.stderr,
+        flush=True,
+    )
+    cpu_before = cpu_seconds(server.pid)
+    result = run_wrk(server.url, endpoint, seeded, args)
+    cpu = cpu_seconds(server.pid) - cpu_before
+    result.server = server.name
+    if status >= 400:
+        result.status = f"probe answered {status}"
+    if result.requests:
+        result.cpu_per_1k = cpu / result.requests * 1000
+    return result
+
+
+def measure_side_by_side(
+    servers: list[Server],
+    endpoints: list[Endpoint],
+    seeded: Seeded,
+    args: argparse.Namespace,
+    sql_counts: dict[str, dict[str, str]],
+) -> list[Result]:
+    """Every endpoint on every server, servers taking turns (order rotated per endpoint)."""
+    results = []
+    for index, endpoint in enumerate(endpoints):
+        if endpoint.needs_articles and not seeded.has_articles:
+            continue
+        # The reference answers only the rows it is compared on (it ignores filters).
+        serving = [s for s in servers if s.name != REFERENCE_NAME or endpoint.name in REFERENCE]
+        turn = index % len(serving)
+        for server in serving[turn:] + serving[:turn]:
+            result = measure_one(server, endpoint, seeded, args)
+            result.sql = sql_counts.get(server.name, {}).get(endpoint.name, "n/a")
+            results.append(result)
+    return results
 
 
 def measure(
-    name: str,
-    url: str,
-    seeded: Seeded,
-    endpoints: list[Endpoint],
-    args: argparse.Namespace,
-    sql_counts: dict[str, str] | None,
-) -> Report:
-    """Probe then load every endpoint of one server; reads first, so writes cannot skew them."""
-    report = Report(name, url, notes=list(seeded.notes))
+    name: str, url: str, seeded: Seeded, endpoints: list[Endpoint], args: argparse.Namespace
+) -> list[Result]:
+    """Every endpoint of a server this run did not start (a --target)."""
+    server = Server(name, url, pid=-1, cold_start_s=float("nan"))
+    results = []
     for endpoint in endpoints:
         if endpoint.needs_articles and not seeded.has_articles:
-            report.rows.append(Result(endpoint.name, status="not measured: no articles seeded"))
             continue
         status = probe(url, endpoint, seeded)
         if status in (404, 405):
-            report.rows.append(Result(endpoint.name, status=f"not served ({status})"))
+            results.append(Result(endpoint.name, name, status=f"not served ({status})"))
             continue
-        if status >= 400:
-            report.notes.append(f"{endpoint.name}: probe answered {status}")
-        print(
-            f"  {name}: {endpoint.name} ({args.duration}s, {args.concurrency} connections)",
-            file=sys.stderr,
-            flush=True,
-        )
-        result = run_wrk(url, endpoint, seeded, args)
-        result.sql = (sql_counts or {}).get(endpoint.name, "n/a")
-        report.rows.append(result)
-    return report
+        result = run_wrk(server.url, endpoint, seeded, args)
+        result.server = name
+        results.append(result)
+    return results
 
 
 # --- output -------------------------------------------------------------------------------------
@@ -383,41 +537,64 @@ def fmt(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
 
 
-def table(report: Report, reference: Report | None) -> str:
-    """The report as a Markdown table; rows the reference serves get a ratio column."""
-    ref_rows = {row.endpoint: row for row in reference.rows} if reference else {}
+def results_table(results: list[Result], baseline: str) -> str:
+    """One Markdown table, endpoint by endpoint; req/s and p99 also as a ratio to `baseline`."""
+    by_endpoint: dict[str, dict[str, Result]] = {}
+    for row in results:
+        by_endpoint.setdefault(row.endpoint, {})[row.server] = row
     lines = [
-        f"### {report.server} ({report.url})",
-        "",
-        "| endpoint | req/s | p50 ms | p99 ms | errors | SQL/req | vs reference (req/s, p99) |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| endpoint | server | req/s | p50 ms | p99 ms | errors | SQL/req | CPU s/1k req "
+        f"| vs {baseline} (req/s, p99) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for row in report.rows:
-        if row.status != "ok":
-            lines.append(f"| {row.endpoint} | {row.status} | | | | | |")
-            continue
-        ratio = ""
-        ref = ref_rows.get(row.endpoint)
-        if ref and ref.rps and row.rps and ref.p99_ms and row.p99_ms:
-            ratio = f"{row.rps / ref.rps:.2f}x, {row.p99_ms / ref.p99_ms:.2f}x"
-        lines.append(
-            f"| {row.endpoint} | {fmt(row.rps)} | {fmt(row.p50_ms, 2)} | {fmt(row.p99_ms, 2)} "
-            f"| {row.errors} | {row.sql} | {ratio} |"
-        )
-    lines += [f"- {note}" for note in report.notes]
+    for endpoint, rows in by_endpoint.items():
+        base = rows.get(baseline)
+        for server, row in rows.items():
+            if row.status.startswith("not served"):
+                continue  # the reference serves only the rows it is compared on
+            if row.rps is None:
+                lines.append(f"| {endpoint} | {server} | {row.status} | | | | | | |")
+                continue
+            ratio = ""
+            if base and base.rps and base.p99_ms and row.p99_ms and server != baseline:
+                ratio = f"{row.rps / base.rps:.2f}x, {row.p99_ms / base.p99_ms:.2f}x"
+            note = "" if row.status == "ok" else f" ({row.status})"
+            lines.append(
+                f"| {endpoint} | {server}{note} | {fmt(row.rps)} | {fmt(row.p50_ms, 2)} "
+                f"| {fmt(row.p99_ms, 2)} | {row.errors} | {row.sql} | {fmt(row.cpu_per_1k, 2)} "
+                f"| {ratio} |"
+            )
     return "\n".join(lines)
 
 
+def servers_table(servers: list[Server]) -> str:
+    """Start-up and memory: cold start to first response, RSS and PSS per worker after the load."""
+    lines = [
+        "| server | cold start to first response s | RSS per worker MB | PSS per worker MB |",
+        "|---|---:|---|---|",
+    ]
+    for server in servers:
+        rss = ", ".join(f"{v:.0f}" for v in server.rss_mb) or "-"
+        pss = ", ".join(f"{v:.0f}" for v in server.pss_mb) or "-"
+        lines.append(f"| {server.name} | {server.cold_start_s:.2f} | {rss} | {pss} |")
+    return "\n".join(lines)
+
+
+FLASK = "Flask (gunicorn)"
+FASTAPI = "FastAPI variant (uvicorn)"
+REFERENCE_NAME = "reference (one SQL statement)"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Parse flags, run every server, print the tables, save the raw results."""
+    """Parse flags, run the servers side by side, print the tables, save the raw results."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint (10)")
     parser.add_argument("--concurrency", type=int, default=16, help="open connections (16)")
     parser.add_argument("--wrk-threads", type=int, default=2, help="wrk threads (2)")
-    parser.add_argument("--workers", type=int, help="gunicorn workers (gunicorn.conf.py, else 2)")
-    parser.add_argument("--threads", type=int, help="gunicorn threads (gunicorn.conf.py, else 4)")
+    parser.add_argument("--workers", type=int, default=2, help="processes per server (2)")
+    parser.add_argument("--threads", type=int, default=4, help="request threads per process (4)")
     parser.add_argument(
         "--target",
         action="append",
@@ -429,6 +606,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-reference", action="store_true", help="skip the hand-written reference"
     )
+    parser.add_argument("--no-fastapi", action="store_true", help="skip the FastAPI variant")
     parser.add_argument("--reads-only", action="store_true", help="skip the write endpoints")
     parser.add_argument("--users", type=int, default=10, help="seeded authors (10)")
     parser.add_argument(
@@ -437,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--database-url",
         default=os.environ.get("DATABASE_URL"),
-        help="PostgreSQL database for this app (default: a fresh one, see below)",
+        help="PostgreSQL database for the servers (default: a fresh one, see below)",
     )
     parser.add_argument(
         "--admin-url",
@@ -450,16 +628,15 @@ def main(argv: list[str] | None = None) -> int:
         help=f"the fresh database's name ({DEFAULT_DATABASE}); dropped first",
     )
     args = parser.parse_args(argv)
-    # SIGTERM unwinds like Ctrl-C, so the gunicorn context managers stop their servers.
+    # SIGTERM unwinds like Ctrl-C, so the server context managers stop their servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     if shutil.which("wrk") is None:
         parser.error("wrk is not installed: apt-get install wrk")
-    endpoints = READS + ([] if args.reads_only else WRITES)
-    reports: list[Report] = []
-    reference: Report | None = None
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    results: list[Result] = []
+    servers: list[Server] = []
 
     if not args.skip_local:
         database_url = args.database_url or fresh_database(args.admin_url, args.database_name)
@@ -471,60 +648,73 @@ def main(argv: list[str] | None = None) -> int:
             "SECRET_KEY": secret_key,
             "DATABASE_URL": database_url,
             "LOG_LEVEL": "WARNING",
+            "WEB_CONCURRENCY": str(args.workers),
+            "THREADS": str(args.threads),
+            # One connection per request thread, as gunicorn.conf.py sizes the Flask app's pool.
+            "DB_POOL_SIZE": str(args.threads),
+            "DB_MAX_OVERFLOW": "0",
+            # Workers are not recycled mid-run: their CPU and memory are what is measured.
+            "GUNICORN_MAX_REQUESTS": "0",
             # The seeding and the write rows would spend every rate limit in seconds.
             "RATELIMIT_ENABLED": "false",
         }
-        with gunicorn("wsgi:app", env, args, RESULTS / f"{stamp}-app.log") as url:
-            print(f"seeding this app at {url}", file=sys.stderr)
-            seeded = seed(url, users=args.users, articles_per_user=args.articles_per_user)
-            sql_counts = count_statements(database_url, secret_key, seeded)
-            app_report = measure("this app (Flask)", url, seeded, READS, args, sql_counts)
-        if seeded.has_articles and not args.no_reference:
-            ref_env = {"SECRET_KEY": secret_key, "DATABASE_URL": database_url}
-            with gunicorn(
-                "bench.reference:app",
-                ref_env,
-                args,
-                RESULTS / f"{stamp}-reference.log",
-                config=REFERENCE_CONF,
-            ) as ref_url:
-                reference = measure(
-                    "hand-written reference (one SQL statement)",
-                    ref_url,
-                    seeded,
-                    list(REFERENCE.values()),
-                    args,
-                    dict.fromkeys(REFERENCE, "1"),
+        with contextlib.ExitStack() as stack:
+            log = RESULTS / stamp
+            flask = stack.enter_context(
+                serve(
+                    FLASK,
+                    gunicorn_command("wsgi:app", args, GUNICORN_CONF),
+                    env,
+                    Path(f"{log}-app.log"),
                 )
-        if not args.reads_only:
-            # Writes last, on a fresh server, after every read (and the reference) was measured.
-            with gunicorn("wsgi:app", env, args, RESULTS / f"{stamp}-app-writes.log") as url:
-                app_report.rows += measure(
-                    "this app (Flask)", url, seeded, WRITES, args, sql_counts
-                ).rows
-        reports.append(app_report)
+            )
+            servers.append(flask)
+            print(f"seeding through {flask.url}", file=sys.stderr)
+            seeded = seed(flask.url, users=args.users, articles_per_user=args.articles_per_user)
+            sql_counts = {FLASK: flask_statements(database_url, secret_key, seeded)}
+            if not args.no_fastapi:
+                servers.append(
+                    stack.enter_context(
+                        serve(FASTAPI, uvicorn_command(args), env, Path(f"{log}-fastapi.log"))
+                    )
+                )
+                sql_counts[FASTAPI] = fastapi_statements(env, seeded)
+            if seeded.has_articles and not args.no_reference:
+                ref_env = {**env, "DATABASE_URL": database_url}
+                command = gunicorn_command("bench.reference:app", args, REFERENCE_CONF)
+                servers.append(
+                    stack.enter_context(
+                        serve(REFERENCE_NAME, command, ref_env, Path(f"{log}-reference.log"))
+                    )
+                )
+                sql_counts[REFERENCE_NAME] = dict.fromkeys(REFERENCE, "1")
+            # Reads first, writes last, so the writes cannot skew the reads.
+            results += measure_side_by_side(servers, READS, seeded, args, sql_counts)
+            if not args.reads_only:
+                results += measure_side_by_side(servers, WRITES, seeded, args, sql_counts)
+            for server in servers:
+                server.rss_mb, server.pss_mb = worker_memory(server.pid)
 
     for target in args.target:
         target = target.rstrip("/")
         print(f"seeding {target}", file=sys.stderr)
         seeded = seed(target, users=args.users, articles_per_user=args.articles_per_user)
-        reports.append(measure(target, target, seeded, endpoints, args, None))
+        endpoints = READS + ([] if args.reads_only else WRITES)
+        results += measure(target, target, seeded, endpoints, args)
 
-    tables = [table(report, reference) for report in reports]
-    if reference:
-        tables.append(table(reference, None))
     header = (
-        f"wrk: {args.concurrency} connections, {args.duration}s per endpoint; "
-        f"errors = responses >= 400 + socket errors; SQL/req counted in-process (n/a for targets)"
+        f"wrk: {args.concurrency} connections, {args.duration}s per endpoint and server; "
+        f"{args.workers} processes x {args.threads} request threads per server; "
+        "errors = responses >= 400 + socket errors; SQL/req counted in-process"
     )
-    print("\n\n".join([header, *tables]))
+    print("\n\n".join([header, results_table(results, FLASK), servers_table(servers)]))
     saved = RESULTS / f"{stamp}.json"
     saved.write_text(
         json.dumps(
             {
                 "args": vars(args),
-                "reports": [asdict(r) for r in reports],
-                "reference": asdict(reference) if reference else None,
+                "results": [asdict(r) for r in results],
+                "servers": [asdict(s) for s in servers],
             },
             indent=2,
             default=str,

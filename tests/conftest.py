@@ -1,5 +1,8 @@
 """Fixtures: one schema per test session (built by the migrations), a fresh app per test,
-tables emptied after each test, and a counter of the SQL statements a request issues."""
+tables emptied after each test, and a counter of the SQL statements a request issues.
+
+Test modules marked `contract` describe the API's behaviour: their `client` is parametrized over
+both apps, the Flask app and the FastAPI variant (fastapi_variant/), on the same database."""
 
 from __future__ import annotations
 
@@ -12,7 +15,6 @@ from typing import Any
 import pytest
 import redis
 from flask import Flask
-from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import event, inspect, text
 
@@ -76,10 +78,125 @@ def app(database_url: str, _schema: None) -> Iterator[Flask]:
         db.engine.dispose()
 
 
+APPS = ("flask", "fastapi")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """In `contract` modules every test that uses the client runs once per app."""
+    marker = metafunc.definition.get_closest_marker
+    if "app_kind" in metafunc.fixturenames and marker("contract") and not marker("flask_only"):
+        metafunc.parametrize("app_kind", APPS, indirect=True)
+
+
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    """HTTP client for the app."""
-    return app.test_client()
+def app_kind(request: pytest.FixtureRequest) -> str:
+    """Which app the client talks to: "flask" unless a contract test is parametrized."""
+    return getattr(request, "param", "flask")
+
+
+@pytest.fixture(scope="session")
+def fastapi_app(database_url: str, _schema: None) -> Iterator[Any]:
+    """The FastAPI variant on the test database, with the test settings.
+
+    Its settings are read once, when it is imported: the environment is set for the import only.
+    """
+    env = {
+        "APP_ENV": "testing",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": TestConfig.SECRET_KEY,
+        "ARGON2_TIME_COST": str(TestConfig.ARGON2_TIME_COST),
+        "ARGON2_MEMORY_COST": str(TestConfig.ARGON2_MEMORY_COST),
+        "ARGON2_PARALLELISM": str(TestConfig.ARGON2_PARALLELISM),
+        "ARGON2_MAX_CONCURRENCY": str(TestConfig.ARGON2_MAX_CONCURRENCY),
+        "ARGON2_WAIT_MS": str(TestConfig.ARGON2_WAIT_MS),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        from fastapi_variant.main import app
+
+    yield app
+    from fastapi_variant.database import engine
+
+    engine.dispose()
+
+
+class FastAPIResponse:
+    """An httpx response seen through the Flask test response's interface."""
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
+        self.status_code: int = response.status_code
+        self.headers = response.headers
+
+    @property
+    def is_json(self) -> bool:
+        return self.headers.get("content-type", "").startswith("application/json")
+
+    def get_json(self) -> Any:
+        return self.response.json() if self.is_json else None
+
+    def get_data(self, as_text: bool = False) -> str | bytes:
+        return self.response.text if as_text else self.response.content
+
+
+class FastAPIClient:
+    """The FastAPI TestClient with the Flask test client's call signature (json=, data=,
+    content_type=, headers=, query_string=), so one test body drives both apps."""
+
+    def __init__(self, app: Any) -> None:
+        from fastapi.testclient import TestClient
+
+        # Unhandled errors become the 500 response, as a server would send, instead of raising.
+        self.client = TestClient(app, raise_server_exceptions=False)
+
+    def open(
+        self,
+        path: str,
+        method: str = "GET",
+        *,
+        json: Any = None,
+        data: str | bytes | None = None,
+        content_type: str | None = None,
+        headers: dict[str, str] | None = None,
+        query_string: dict[str, Any] | None = None,
+    ) -> FastAPIResponse:
+        headers = dict(headers or {})
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        content = data.encode() if isinstance(data, str) else data
+        response = self.client.request(
+            method, path, json=json, content=content, headers=headers, params=query_string
+        )
+        return FastAPIResponse(response)
+
+    def get(self, path: str, **kwargs: Any) -> FastAPIResponse:
+        return self.open(path, "GET", **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> FastAPIResponse:
+        return self.open(path, "POST", **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> FastAPIResponse:
+        return self.open(path, "PUT", **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> FastAPIResponse:
+        return self.open(path, "DELETE", **kwargs)
+
+    def options(self, path: str, **kwargs: Any) -> FastAPIResponse:
+        return self.open(path, "OPTIONS", **kwargs)
+
+
+@pytest.fixture
+def client(app: Flask, app_kind: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """HTTP client for the app under test (both apps share the database that `app` empties)."""
+    if app_kind != "fastapi":
+        yield app.test_client()
+        return
+    yield FastAPIClient(request.getfixturevalue("fastapi_app"))
+    from fastapi_variant.database import engine
+
+    # Like the Flask app's engine after each test: no pooled connection outlives the test.
+    engine.dispose()
 
 
 _counter = itertools.count(1)
@@ -88,7 +205,7 @@ _counter = itertools.count(1)
 class UserFactory:
     """Registers users through the API and returns their token and auth headers."""
 
-    def __init__(self, client: FlaskClient) -> None:
+    def __init__(self, client: Any) -> None:
         self.client = client
 
     def __call__(
@@ -107,7 +224,7 @@ class UserFactory:
 
 
 @pytest.fixture
-def make_user(client: FlaskClient) -> UserFactory:
+def make_user(client: Any) -> UserFactory:
     """Factory: make_user("alice") registers alice and returns her user with headers."""
     return UserFactory(client)
 
@@ -138,11 +255,21 @@ class StatementCounter:
 
 
 @pytest.fixture
-def statements(app: Flask) -> Iterator[StatementCounter]:
+def app_engine(app: Flask, app_kind: str, client: Any) -> Any:
+    """The engine of the app under test: the Flask app's, or the variant's (one per process)."""
+    if app_kind == "fastapi":
+        from fastapi_variant.database import engine
+
+        return engine
+    with app.app_context():
+        return db.engine
+
+
+@pytest.fixture
+def statements(app_engine: Any) -> Iterator[StatementCounter]:
     """`with statements as s: client.get(...)`, then `s.count` is that request's SQL statements."""
     counter = StatementCounter()
-    with app.app_context():
-        engine = db.engine
+    engine = app_engine
     event.listen(engine, "before_cursor_execute", counter)
     yield counter
     event.remove(engine, "before_cursor_execute", counter)
@@ -201,7 +328,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 class ArticleFactory:
     """Publishes articles through the API as a given user and returns the article."""
 
-    def __init__(self, client: FlaskClient) -> None:
+    def __init__(self, client: Any) -> None:
         self.client = client
 
     def __call__(self, author: dict[str, Any], title: str | None = None, **fields: Any) -> dict:
@@ -219,6 +346,6 @@ class ArticleFactory:
 
 
 @pytest.fixture
-def make_article(client: FlaskClient) -> ArticleFactory:
+def make_article(client: Any) -> ArticleFactory:
     """Factory: make_article(jake, "Title", tagList=[...]) publishes as jake."""
     return ArticleFactory(client)

@@ -6,9 +6,12 @@ import re
 
 import pytest
 
+from conduit_core.models import Article, ArticleTag, Comment, Favorite
 from tests.test_errors import assert_error_shape
 from webapp.extensions import db
-from webapp.models import Article, ArticleTag, Comment, Favorite
+
+# The API's behaviour: every test that uses `client` runs against both apps.
+pytestmark = pytest.mark.contract
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -213,7 +216,10 @@ def test_slugs_match_the_documented_pattern_which_no_route_word_does(
     client, make_user, make_article
 ):
     spec = client.get("/api/openapi.json").get_json()
-    (parameter,) = spec["paths"]["/api/articles/{slug}"]["parameters"]
+    path = spec["paths"]["/api/articles/{slug}"]
+    # flask-smorest documents a path parameter once for the path, FastAPI once per operation.
+    parameters = path.get("parameters") or path["get"]["parameters"]
+    (parameter,) = [p for p in parameters if p["name"] == "slug"]
     pattern = re.compile(parameter["schema"]["pattern"])
     jake = make_user()
     for title in ("Feed", "feed", "How to train your dragon", "😀 !!", "x" * 255, "Ünïcödé"):
@@ -428,7 +434,8 @@ def test_default_limit_is_20(client, make_user, make_article):
         "offset=x",
         "offset=99999999999999999999",
         "limit=99999999999999999999",
-        "tag=" + "x" * 100_000,
+        # Huge, yet under the 64 KiB URL that httpx (the FastAPI test client) accepts.
+        "tag=" + "x" * 60_000,
         "tag=",
     ],
 )
@@ -447,7 +454,8 @@ def test_invalid_list_parameters_are_422(client, make_user, make_article, app, q
     [
         {"author": "' OR '1'='1"},
         {"favorited": "x;DROP TABLE articles"},
-        {"author": "x" * 100_000},
+        # Huge, yet under the 64 KiB URL that httpx (the FastAPI test client) accepts.
+        {"author": "x" * 60_000},
         {"author": ""},
         {"favorited": "a b"},
         {"favorited": "🐉"},

@@ -6,9 +6,12 @@ import re
 
 import pytest
 
+from conduit_core.models import Comment
 from tests.test_errors import assert_error_shape
 from webapp.extensions import db
-from webapp.models import Comment
+
+# The API's behaviour: every test that uses `client` runs against both apps.
+pytestmark = pytest.mark.contract
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
+from conduit_core.models import Favorite
 from tests.test_errors import assert_error_shape
 from webapp.extensions import db
-from webapp.models import Favorite
+
+# The API's behaviour: every test that uses `client` runs against both apps.
+pytestmark = pytest.mark.contract
 
 
 def favorites(app) -> int:

@@ -13,6 +13,9 @@ from tests.test_errors import assert_error_shape
 from webapp import create_app
 from webapp.extensions import db
 
+# The probes and the outage answers are behaviour: tests that use `client` run against both apps.
+pytestmark = pytest.mark.contract
+
 
 def unreachable_url(database_url: str) -> str:
     """A database URL of the same kind that cannot be connected to."""

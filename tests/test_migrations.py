@@ -9,10 +9,10 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
+from conduit_core import security
+from conduit_core.models import username_key
 from tests.conftest import table_names
-from webapp import security
 from webapp.extensions import db
-from webapp.models import username_key
 
 
 def drift(app) -> list:

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from conduit_core.models import Favorite, Follow, Tag, User
 from webapp.extensions import db
-from webapp.models import Favorite, Follow, Tag, User
 
 pytestmark = pytest.mark.postgres
 

@@ -7,9 +7,9 @@ import re
 import pytest
 from sqlalchemy import event, func
 
+from conduit_core.models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
 from webapp.cli import DEMO_PASSWORD
 from webapp.extensions import db
-from webapp.models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
 
 SMALL = ["--users", "12", "--articles", "60", "--tags", "8", "--batch-size", "25"]
 

@@ -7,8 +7,8 @@ from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from conduit_core.models import Follow, User
 from webapp.extensions import db
-from webapp.models import Follow, User
 
 
 def open_transactions(app: Flask) -> int:

@@ -12,9 +12,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event
 
-from webapp import security
+from conduit_core import security
+from conduit_core.models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
 from webapp.extensions import db
-from webapp.models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
+
+# The API's behaviour: every test that uses `client` runs against both apps.
+pytestmark = pytest.mark.contract
 
 AUTHORS = 120
 # Statements per read, the reader's `following`/`favorited` included.
@@ -148,13 +151,14 @@ def test_page_past_the_end(client, statements, world, url, total, as_reader):
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("as_reader", [False, True])
-def test_deep_page_computes_tags_counts_and_flags_only_for_its_rows(app, client, world, as_reader):
+def test_deep_page_computes_tags_counts_and_flags_only_for_its_rows(
+    app_engine, client, world, as_reader
+):
     # Skipped rows cost index entries: every per-article subquery runs once per row kept (5),
     # not once per row skipped (100) -- PostgreSQL's own execution counts say so.
     headers = world["headers"] if as_reader else None
     executed = []
-    with app.app_context():
-        engine = db.engine
+    engine = app_engine
     listener = lambda conn, cursor, sql, params, *rest: executed.append((sql, params))  # noqa: E731
     event.listen(engine, "before_cursor_execute", listener)
     try:

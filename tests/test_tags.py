@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
+from conduit_core.models import Tag
 from webapp.extensions import db
-from webapp.models import Tag
+
+# The API's behaviour: every test that uses `client` runs against both apps.
+pytestmark = pytest.mark.contract
 
 
 def test_no_tags(client):

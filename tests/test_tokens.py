@@ -8,9 +8,12 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from webapp import security
+from conduit_core import security
+from conduit_core.models import User
 from webapp.extensions import db
-from webapp.models import User
+
+# The API's behaviour: every test that uses `client` runs against both apps.
+pytestmark = pytest.mark.contract
 
 # Every route that reads a token, with a body where it needs one.
 TOKEN_ROUTES = [

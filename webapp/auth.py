@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from flask import Flask, current_app, g, request
 
-from . import security
+from conduit_core import security
+from conduit_core.models import User
+
 from .errors import Unauthorized
 from .extensions import db
-from .models import User
 
 # Auth schemes are case-insensitive (RFC 9110); many clients send "Bearer", so it works too.
 SCHEMES = frozenset({"token", "bearer"})

@@ -13,9 +13,20 @@ from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import delete, insert
 
-from . import auth, security
+from conduit_core import security
+from conduit_core.models import (
+    Article,
+    ArticleTag,
+    Comment,
+    Favorite,
+    Follow,
+    Tag,
+    User,
+    username_key,
+)
+
+from . import auth
 from .extensions import db
-from .models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User, username_key
 
 # Every seeded account logs in with this password (documented in the README).
 DEMO_PASSWORD = "conduit-demo"

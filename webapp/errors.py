@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -12,9 +11,29 @@ from marshmallow import Schema, fields
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
+from conduit_core.errors import (
+    APIError,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+    unique_violation_field,
+)
+
 from .extensions import db
 
 log = logging.getLogger(__name__)
+
+# The domain errors are shared with the FastAPI variant; views import them from here or the core.
+__all__ = [
+    "APIError",
+    "ErrorSchema",
+    "Forbidden",
+    "NotFound",
+    "Unauthorized",
+    "Unprocessable",
+    "register_error_handlers",
+]
 
 # Request envelopes ({"user": {...}}) whose name is dropped from field paths in error keys.
 ENVELOPE_KEYS = frozenset({"user", "article", "comment"})
@@ -33,47 +52,6 @@ class ErrorSchema(Schema):
             "required": ["body"],
         },
     )
-
-
-class APIError(Exception):
-    """A domain error with an HTTP status; raised anywhere, rendered here."""
-
-    status_code = 400
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-    def body(self) -> dict[str, list[str]]:
-        """The errors object: the message, and under its field when there is one."""
-        if self.field is None:
-            return {"body": [self.message]}
-        return {"body": [f"{self.field} {self.message}"], self.field: [self.message]}
-
-
-class Unauthorized(APIError):
-    """Missing or invalid credentials."""
-
-    status_code = 401
-
-
-class Forbidden(APIError):
-    """Authenticated, but not allowed to act on this resource."""
-
-    status_code = 403
-
-
-class NotFound(APIError):
-    """No such record."""
-
-    status_code = 404
-
-
-class Unprocessable(APIError):
-    """Well-formed request whose content is invalid or conflicts with existing data."""
-
-    status_code = 422
 
 
 def refuse_nul_in_url() -> None:
@@ -131,23 +109,6 @@ def validation_errors(messages: Mapping[str, Any]) -> dict[str, list[str]]:
     return errors
 
 
-# "uq_users_email" (PostgreSQL, our naming convention) or "UNIQUE constraint failed: users.email".
-_UNIQUE_SQLITE = re.compile(r"UNIQUE constraint failed: \w+\.(\w+)")
-_UNIQUE_NAME = re.compile(r"^uq_[a-z]+_(\w+)$")
-# A column that holds another field's normalised form is reported as that field.
-_FIELD_OF_COLUMN = {"username_key": "username"}
-
-
-def _unique_violation_field(error: sa_exc.IntegrityError) -> str | None:
-    """The column a unique violation is about, when it can be told."""
-    diag = getattr(error.orig, "diag", None)
-    name = getattr(diag, "constraint_name", None)
-    match = (_UNIQUE_NAME.match(name) if name else None) or _UNIQUE_SQLITE.search(str(error.orig))
-    if match is None:
-        return None
-    return _FIELD_OF_COLUMN.get(match.group(1), match.group(1))
-
-
 def _rollback() -> None:
     """Discard the failed unit of work so nothing half-done is committed."""
     try:
@@ -180,7 +141,7 @@ def handle_http_exception(error: HTTPException) -> tuple[Response, int, dict[str
 def handle_integrity_error(error: sa_exc.IntegrityError) -> tuple[Response, int, dict[str, str]]:
     """A constraint the pre-checks missed (a race, usually): 422, never 500."""
     _rollback()
-    field = _unique_violation_field(error)
+    field = unique_violation_field(error)
     if field:
         return error_response(422, Unprocessable("has already been taken", field).body())
     log.warning("integrity error: %s", error.orig)

@@ -8,12 +8,15 @@ import logging
 import math
 import time
 import unicodedata
+from typing import Any
 
 from flask import Flask, Response, current_app, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from limits import parse_many
 
-from . import auth, security
+from conduit_core import security
+
+from . import auth
 from .api import users
 from .errors import APIError, error_response
 
@@ -32,7 +35,8 @@ LIMIT_SETTINGS = (
 # Hashing slots free up within one hash (a few hundred milliseconds).
 BUSY_RETRY_AFTER_SECONDS = 1
 # A dead Redis must not hang requests: fail over to per-process counting quickly.
-REDIS_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
+# Any: Flask-Limiter types the options as str | int, redis takes float timeouts.
+REDIS_OPTIONS: dict[str, Any] = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
 
 
 def client_address() -> str:
@@ -84,7 +88,7 @@ def _not_an_authenticated_write() -> bool:
     )
 
 
-def build_limiter(config: dict) -> Limiter:
+def build_limiter(config: dict[str, Any]) -> Limiter:
     """The app's limits, read from its config; a malformed limit string fails here, at startup."""
     for name in LIMIT_SETTINGS:
         try:

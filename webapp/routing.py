@@ -184,7 +184,7 @@ class ReplicaMonitor:
             with replica.connect() as conn:
                 replayed = conn.execute(text("SELECT pg_last_wal_replay_lsn()::text")).scalar()
                 if replayed is None:  # not a standby (a promoted replica, or the primary itself)
-                    replayed = conn.execute(text("SELECT pg_current_wal_lsn()::text")).scalar()
+                    replayed = conn.execute(text("SELECT pg_current_wal_lsn()::text")).scalar_one()
         except sa_exc.DBAPIError as error:
             self.mark_down()
             replica.dispose()
@@ -193,7 +193,9 @@ class ReplicaMonitor:
         now = time.monotonic()
         try:
             with primary.connect() as conn:
-                head = parse_lsn(conn.execute(text("SELECT pg_current_wal_lsn()::text")).scalar())
+                head = parse_lsn(
+                    conn.execute(text("SELECT pg_current_wal_lsn()::text")).scalar_one()
+                )
             self._samples.append((now, head))
         except sa_exc.DBAPIError:
             primary.dispose()  # the primary's own outage is the request's business, not routing's
@@ -353,7 +355,7 @@ def _after_flush(session: Any, _flush_context: Any) -> None:
     """Remember accounts created in this request: their first reads must see them."""
     if not has_request_context() or router() is None:
         return
-    from .models import User
+    from conduit_core.models import User
 
     created = {obj.id for obj in session.new if isinstance(obj, User)}
     if created:

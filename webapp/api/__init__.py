@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, Literal, NoReturn, TypeVar, cast
@@ -15,6 +14,8 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.routing import BaseConverter
 
+from conduit_core import safe_json
+
 from .. import auth
 from ..errors import ErrorSchema
 
@@ -22,18 +23,12 @@ from ..errors import ErrorSchema
 class Parser(FlaskParser):
     """webargs parser: invalid input, malformed JSON included, is 422 as the contract says.
 
-    A body must also be safe to store and process: no string (key or value) with a NUL (PostgreSQL
-    text cannot hold one) or a lone UTF-16 surrogate (not encodable as UTF-8), no nesting deeper
-    than any request needs, no integer longer than Python converts.
+    A body must also be safe to store and process (conduit_core.safe_json, shared with the
+    FastAPI variant): no string with a NUL or a lone UTF-16 surrogate, no deep nesting, no huge
+    integer.
     """
 
     DEFAULT_VALIDATION_STATUS = 422
-    # Our bodies nest three levels ({"article": {"tagList": [...]}}); the bound keeps walks cheap.
-    MAX_JSON_DEPTH = 16
-    # Far above any id or page number; int() itself refuses 4,300 digits and more.
-    MAX_INT_DIGITS = 100
-    UNSAFE_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
-    UNSAFE_MESSAGE = "must not contain NUL or unpaired surrogate characters."
 
     def _handle_invalid_json_error(
         self,
@@ -49,39 +44,9 @@ class Parser(FlaskParser):
         if not is_json_request(req):
             return core.missing
         try:
-            data = json.loads(req.get_data(cache=True).decode(), parse_int=self._parse_int)
-        except RecursionError:
-            self._refuse((), "Request body is nested too deeply.")
-        except OverflowError:
-            self._refuse((), f"Request body has an integer over {self.MAX_INT_DIGITS} digits.")
-        self._check_json(data)
-        return data
-
-    @classmethod
-    def _parse_int(cls, text: str) -> int:
-        """A JSON integer, refused before int() spends time on (or rejects) a huge one."""
-        if len(text.lstrip("-")) > cls.MAX_INT_DIGITS:
-            raise OverflowError(text[:20])
-        return int(text)
-
-    @classmethod
-    def _check_json(cls, data: Any) -> None:
-        """Refuse unsafe strings and deep nesting, naming where; a loop, so depth costs no stack."""
-        pending: list[tuple[Any, tuple[str, ...]]] = [(data, ())]
-        while pending:
-            value, path = pending.pop()
-            if len(path) > cls.MAX_JSON_DEPTH:
-                cls._refuse((), "Request body is nested too deeply.")
-            if isinstance(value, str):
-                if cls.UNSAFE_CHARACTERS.search(value):
-                    cls._refuse(path, cls.UNSAFE_MESSAGE)
-            elif isinstance(value, dict):
-                for key, item in value.items():
-                    if cls.UNSAFE_CHARACTERS.search(key):
-                        cls._refuse(path, f"has a key that {cls.UNSAFE_MESSAGE}")
-                    pending.append((item, (*path, key)))
-            elif isinstance(value, list):
-                pending.extend((item, (*path, str(i))) for i, item in enumerate(value))
+            return safe_json.loads(req.get_data(cache=True).decode())
+        except safe_json.UnsafeBody as error:
+            self._refuse(error.path, error.message)
 
     @staticmethod
     def _refuse(path: tuple[str, ...], message: str) -> NoReturn:
@@ -154,8 +119,9 @@ class ConduitApi(flask_smorest.Api):
 
 
 class SlugConverter(BaseConverter):
-    """An article slug as webapp.writes.new_slug makes it: slugified title words and a 12-hex-digit
-    suffix, or the suffix alone. Never a single word, so /api/articles/feed is never a slug."""
+    """An article slug as conduit_core.writes.new_slug makes it: slugified title words and a
+    12-hex-digit suffix, or the suffix alone. Never a single word, so /api/articles/feed is never
+    a slug."""
 
     regex = r"(?:[a-z0-9]+(?:-[a-z0-9]+)+|[0-9a-f]{12})"
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import queries
+from conduit_core import queries
+from conduit_core.models import Article, User, utcnow
+from conduit_core.writes import new_slug, set_tags
+
 from ..errors import Forbidden
 from ..extensions import db
-from ..models import Article, User, utcnow
 from ..schemas import (
     ArticleFilterArgsSchema,
     ArticlePage,
@@ -16,7 +18,6 @@ from ..schemas import (
     PageArgsSchema,
     UpdateArticleRequest,
 )
-from ..writes import new_slug, set_tags
 from . import Blueprint
 
 blp = Blueprint(
@@ -39,7 +40,7 @@ def _page(page: queries.Page) -> dict[str, Any]:
 @blp.errors(422)
 def list_articles(reader_id: int | None, **args: Any) -> dict[str, Any]:
     """Newest articles first, filtered by tag, author and favorited (all exact, combinable)."""
-    return _page(queries.articles_page(reader_id, **args))
+    return _page(queries.articles_page(db.session, reader_id, **args))
 
 
 @blp.get("/articles/feed")
@@ -49,7 +50,7 @@ def list_articles(reader_id: int | None, **args: Any) -> dict[str, Any]:
 @blp.errors(422)
 def feed(reader_id: int, **args: Any) -> dict[str, Any]:
     """Newest articles by authors the reader follows."""
-    return _page(queries.feed_page(reader_id, **args))
+    return _page(queries.feed_page(db.session, reader_id, **args))
 
 
 @blp.post("/articles")
@@ -69,9 +70,9 @@ def create_article(reader: User, payload: dict[str, Any]) -> dict[str, queries.A
     )
     db.session.add(article)
     db.session.flush()
-    set_tags(article.id, data["tag_list"])
+    set_tags(db.session, article.id, data["tag_list"])
     db.session.commit()
-    return {"article": queries.article_by_slug(article.slug, reader.id)}
+    return {"article": queries.article_by_slug(db.session, article.slug, reader.id)}
 
 
 @blp.get("/articles/<slug:slug>")
@@ -80,12 +81,12 @@ def create_article(reader: User, payload: dict[str, Any]) -> dict[str, queries.A
 @blp.errors(404)
 def get_article(reader_id: int | None, slug: str) -> dict[str, queries.ArticleView]:
     """One article with its body."""
-    return {"article": queries.article_by_slug(slug, reader_id)}
+    return {"article": queries.article_by_slug(db.session, slug, reader_id)}
 
 
 def _own_article(slug: str, reader_id: int) -> Article:
     """The article, if the reader wrote it: 404 when missing, 403 when someone else's."""
-    article = queries.article_for_update(slug)
+    article = queries.article_for_update(db.session, slug)
     if article.author_id != reader_id:
         raise Forbidden("Only the author can change this article.")
     return article
@@ -108,11 +109,11 @@ def update_article(
         if field in data:
             setattr(article, field, data[field])
     if "tag_list" in data:
-        set_tags(article.id, data["tag_list"])
+        set_tags(db.session, article.id, data["tag_list"])
         # A tags-only edit is still an edit: bump updatedAt (onupdate fires only on column changes).
         article.updated_at = utcnow()
     db.session.commit()
-    return {"article": queries.article_by_slug(article.slug, reader.id)}
+    return {"article": queries.article_by_slug(db.session, article.slug, reader.id)}
 
 
 @blp.delete("/articles/<slug:slug>")

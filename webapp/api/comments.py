@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import queries
+from conduit_core import queries
+from conduit_core.models import Comment, User
+
 from ..errors import Forbidden
 from ..extensions import db
-from ..models import Comment, User
 from ..schemas import CommentList, CommentResponse, NewCommentRequest
 from . import Blueprint
 
@@ -23,7 +24,7 @@ COMMENT_ID = "<int(min=1, max=2147483647):comment_id>"
 @blp.errors(404)
 def list_comments(reader_id: int | None, slug: str) -> dict[str, list[queries.CommentView]]:
     """The article's comments, oldest first; `author.following` is the reader's."""
-    return {"comments": queries.comments_for_article(slug, reader_id)}
+    return {"comments": queries.comments_for_article(db.session, slug, reader_id)}
 
 
 @blp.post("/articles/<slug:slug>/comments")
@@ -33,7 +34,7 @@ def list_comments(reader_id: int | None, slug: str) -> dict[str, list[queries.Co
 @blp.errors(404, 422, 429)
 def add_comment(reader: User, payload: dict[str, Any], slug: str) -> dict[str, queries.CommentView]:
     """Comment on the article (the spec answers 200)."""
-    article_id = queries.article_id_by_slug(slug)
+    article_id = queries.article_id_by_slug(db.session, slug)
     comment = Comment(body=payload["comment"]["body"], article_id=article_id, author_id=reader.id)
     db.session.add(comment)
     db.session.flush()
@@ -48,7 +49,7 @@ def add_comment(reader: User, payload: dict[str, Any], slug: str) -> dict[str, q
 @blp.errors(403, 404, 429)
 def delete_comment(reader: User, slug: str, comment_id: int) -> None:
     """Delete one's own comment; a comment of another article is 404."""
-    comment = queries.comment_in_article(slug, comment_id)
+    comment = queries.comment_in_article(db.session, slug, comment_id)
     if comment.author_id != reader.id:
         raise Forbidden("Only the author can delete this comment.")
     db.session.delete(comment)

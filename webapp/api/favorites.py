@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from .. import queries
+from conduit_core import queries
+from conduit_core.models import Favorite, User
+from conduit_core.writes import insert_ignore
+
 from ..extensions import db
-from ..models import Favorite, User
 from ..schemas import ArticleResponse
-from ..writes import insert_ignore
 from . import Blueprint
 
 blp = Blueprint(
@@ -21,10 +22,12 @@ blp = Blueprint(
 def favorite(reader: User, slug: str) -> dict[str, queries.ArticleView]:
     """Favorite the article; favoriting again changes nothing."""
     insert_ignore(
-        Favorite, [{"user_id": reader.id, "article_id": queries.article_id_by_slug(slug)}]
+        db.session,
+        Favorite,
+        [{"user_id": reader.id, "article_id": queries.article_id_by_slug(db.session, slug)}],
     )
     db.session.commit()
-    return {"article": queries.article_by_slug(slug, reader.id)}
+    return {"article": queries.article_by_slug(db.session, slug, reader.id)}
 
 
 @blp.delete("/articles/<slug:slug>/favorite")
@@ -33,7 +36,7 @@ def favorite(reader: User, slug: str) -> dict[str, queries.ArticleView]:
 @blp.errors(404, 429)
 def unfavorite(reader: User, slug: str) -> dict[str, queries.ArticleView]:
     """Remove the reader's favorite; removing it again changes nothing."""
-    article_id = queries.article_id_by_slug(slug)
+    article_id = queries.article_id_by_slug(db.session, slug)
     db.session.execute(db.delete(Favorite).filter_by(user_id=reader.id, article_id=article_id))
     db.session.commit()
-    return {"article": queries.article_by_slug(slug, reader.id)}
+    return {"article": queries.article_by_slug(db.session, slug, reader.id)}

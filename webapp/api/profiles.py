@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from .. import queries
+from conduit_core import queries
+from conduit_core.models import Follow, User
+from conduit_core.writes import insert_ignore
+
 from ..errors import Unprocessable
 from ..extensions import db
-from ..models import Follow, User
 from ..schemas import ProfileResponse
-from ..writes import insert_ignore
 from . import Blueprint
 
 blp = Blueprint(
@@ -21,7 +22,7 @@ blp = Blueprint(
 @blp.errors(404)
 def get_profile(reader_id: int | None, username: str) -> dict[str, queries.ProfileView]:
     """A user's profile; `following` is true only for a reader who follows them."""
-    return {"profile": queries.profile_by_username(username, reader_id)}
+    return {"profile": queries.profile_by_username(db.session, username, reader_id)}
 
 
 @blp.post("/profiles/<username>/follow")
@@ -30,12 +31,12 @@ def get_profile(reader_id: int | None, username: str) -> dict[str, queries.Profi
 @blp.errors(404, 422, 429)
 def follow(reader: User, username: str) -> dict[str, queries.ProfileView]:
     """Follow a user; following again changes nothing."""
-    target_id = queries.user_id_by_username(username)
+    target_id = queries.user_id_by_username(db.session, username)
     if target_id == reader.id:
         raise Unprocessable("You cannot follow yourself.")
-    insert_ignore(Follow, [{"follower_id": reader.id, "followed_id": target_id}])
+    insert_ignore(db.session, Follow, [{"follower_id": reader.id, "followed_id": target_id}])
     db.session.commit()
-    return {"profile": queries.profile_by_username(username, reader.id)}
+    return {"profile": queries.profile_by_username(db.session, username, reader.id)}
 
 
 @blp.delete("/profiles/<username>/follow")
@@ -44,7 +45,7 @@ def follow(reader: User, username: str) -> dict[str, queries.ProfileView]:
 @blp.errors(404, 429)
 def unfollow(reader: User, username: str) -> dict[str, queries.ProfileView]:
     """Stop following a user; unfollowing again changes nothing."""
-    target_id = queries.user_id_by_username(username)
+    target_id = queries.user_id_by_username(db.session, username)
     db.session.execute(db.delete(Follow).filter_by(follower_id=reader.id, followed_id=target_id))
     db.session.commit()
-    return {"profile": queries.profile_by_username(username, reader.id)}
+    return {"profile": queries.profile_by_username(db.session, username, reader.id)}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .. import queries
+from conduit_core import queries
+
+from ..extensions import db
 from ..schemas import TagList
 from . import Blueprint
 
@@ -13,4 +15,4 @@ blp = Blueprint("Tags", __name__, url_prefix="/api", description="Tags in use.")
 @blp.response(200, TagList)
 def list_tags() -> dict[str, list[str]]:
     """Every tag carried by at least one article, once each."""
-    return {"tags": queries.tag_names()}
+    return {"tags": queries.tag_names(db.session)}

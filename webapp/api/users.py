@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Response
-from sqlalchemy import or_
 
-from .. import auth, security
-from ..errors import Unauthorized, Unprocessable
+from conduit_core import security
+from conduit_core.models import User
+from conduit_core.queries import ensure_available
+
+from .. import auth
+from ..errors import Unauthorized
 from ..extensions import db
-from ..models import User, username_key
 from ..schemas import LoginRequest, RegisterRequest, UpdateUserRequest, UserResponse
 from . import Blueprint
 
@@ -39,28 +41,6 @@ class Account:
         return cls(user.email, token, user.username, user.bio, user.image)
 
 
-def ensure_available(
-    email: str | None, username: str | None, exclude_id: int | None = None
-) -> None:
-    """422 when another account has this email, or this username in any case (one query)."""
-    key = username_key(username) if username is not None else None
-    conditions = []
-    if email is not None:
-        conditions.append(User.email == email)
-    if key is not None:
-        conditions.append(User.username_key == key)
-    if not conditions:
-        return
-    stmt = db.select(User.email, User.username_key).where(or_(*conditions))
-    if exclude_id is not None:
-        stmt = stmt.where(User.id != exclude_id)
-    for taken_email, taken_key in db.session.execute(stmt.limit(2)):
-        if taken_email == email:
-            raise Unprocessable("has already been taken", "email")
-        if taken_key == key:
-            raise Unprocessable("has already been taken", "username")
-
-
 def end_read_transaction() -> None:
     """End the reads so far before hashing: no connection sits idle in a transaction for the
     hundreds of milliseconds argon2 takes (loaded rows stay usable: expire_on_commit=False)."""
@@ -84,7 +64,7 @@ def register(payload: dict[str, Any]) -> dict[str, Account]:
     hasher = auth.password_hasher()
     # A hashing slot first: a server at capacity sheds the request before any database work.
     with hasher.slot():
-        ensure_available(data["email"], data["username"])
+        ensure_available(db.session, data["email"], data["username"])
         end_read_transaction()
         password_hash = security.hash_password(hasher, data["password"])
     user = User(username=data["username"], email=data["email"], password_hash=password_hash)
@@ -134,7 +114,7 @@ def update_user(user: User, payload: dict[str, Any]) -> dict[str, Account]:
     token = auth.current_token()
     data = payload["user"]
     # The caller's own row is excluded, so re-sending one's own email or username is no conflict.
-    ensure_available(data.get("email"), data.get("username"), exclude_id=user.id)
+    ensure_available(db.session, data.get("email"), data.get("username"), exclude_id=user.id)
     password = data.pop("password", None)
     if password is not None:
         end_read_transaction()

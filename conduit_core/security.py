@@ -1,4 +1,4 @@
-"""Password hashing (argon2id) and access tokens (JWT, HS256). No Flask here."""
+"""Password hashing (argon2id) and access tokens (JWT, HS256). No web framework here."""
 
 from __future__ import annotations
 
@@ -49,9 +49,15 @@ class BoundedPasswordHasher(PasswordHasher):
     """
 
     def __init__(
-        self, *args: int, max_concurrency: int = 1, wait_seconds: float = 0.0, **kwargs: int
+        self,
+        time_cost: int,
+        memory_cost: int,
+        parallelism: int,
+        *,
+        max_concurrency: int = 1,
+        wait_seconds: float = 0.0,
     ) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
         self.max_concurrency = max(1, max_concurrency)
         self.wait_seconds = max(0.0, wait_seconds)
         self._slots = threading.BoundedSemaphore(self.max_concurrency)

@@ -7,10 +7,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from slugify import slugify
+from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .extensions import db
-from .models import ArticleTag, Tag
+from .database import AnySession
+from .models import ArticleTag, Base, Tag
 
 # Room for the random suffix inside the 300-character slug column.
 SLUG_BASE_LENGTH = 200
@@ -24,23 +25,27 @@ def new_slug(title: str) -> str:
     return f"{base}-{suffix}" if base else suffix
 
 
-def insert_ignore(model: type[db.Model], rows: Iterable[Mapping[str, Any]]) -> None:
+def insert_ignore(
+    session: AnySession, model: type[Base], rows: Iterable[Mapping[str, Any]]
+) -> None:
     """INSERT ... ON CONFLICT DO NOTHING: idempotent under concurrency, no check-then-insert."""
     rows = list(rows)
     if not rows:
         return
-    dialect = db.session.get_bind().dialect.name
+    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    db.session.execute(insert(model).values(rows).on_conflict_do_nothing())
+    session.execute(insert(model).values(rows).on_conflict_do_nothing())
 
 
-def set_tags(article_id: int, names: Iterable[str]) -> None:
+def set_tags(session: AnySession, article_id: int, names: Iterable[str]) -> None:
     """Make the article carry exactly these tags, creating the missing ones."""
     # Sorted: concurrent transactions then lock tag rows in the same order and cannot deadlock.
     unique = sorted(set(names))
-    db.session.execute(db.delete(ArticleTag).filter_by(article_id=article_id))
+    session.execute(delete(ArticleTag).filter_by(article_id=article_id))
     if not unique:
         return
-    insert_ignore(Tag, ({"name": name} for name in unique))
-    tag_ids = db.session.scalars(db.select(Tag.id).where(Tag.name.in_(unique)))
-    insert_ignore(ArticleTag, ({"article_id": article_id, "tag_id": tag_id} for tag_id in tag_ids))
+    insert_ignore(session, Tag, ({"name": name} for name in unique))
+    tag_ids = session.scalars(select(Tag.id).where(Tag.name.in_(unique)))
+    insert_ignore(
+        session, ArticleTag, ({"article_id": article_id, "tag_id": tag_id} for tag_id in tag_ids)
+    )

@@ -9,11 +9,23 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, Integer, Row, Select, bindparam, exists, false, func, true
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Row,
+    Select,
+    bindparam,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 
-from .errors import NotFound
-from .extensions import db
-from .models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
+from .database import AnySession
+from .errors import NotFound, Unprocessable
+from .models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User, username_key
 
 # Joins an article's tag names into one column; tag names cannot contain control characters
 # (schemas.TagName), so the unit separator never occurs inside a name.
@@ -93,7 +105,7 @@ def favorited(reader_id: ReaderId) -> ColumnElement[bool]:
 def favorites_count() -> ColumnElement[int]:
     """How many users favorited the article being selected (a correlated count)."""
     return (
-        db.select(func.count())
+        select(func.count())
         .select_from(Favorite)
         .where(Favorite.article_id == Article.id)
         .scalar_subquery()
@@ -103,7 +115,7 @@ def favorites_count() -> ColumnElement[int]:
 def joined_tag_names() -> ColumnElement[str | None]:
     """The article's tag names joined by TAG_SEPARATOR (string_agg / group_concat); NULL if none."""
     return (
-        db.select(func.aggregate_strings(Tag.name, TAG_SEPARATOR))
+        select(func.aggregate_strings(Tag.name, TAG_SEPARATOR))
         .select_from(ArticleTag)
         .join(Tag, Tag.id == ArticleTag.tag_id)
         .where(ArticleTag.article_id == Article.id)
@@ -154,17 +166,15 @@ def _view(row: Row[Any], body: str | None = None) -> ArticleView:
 READER = bindparam("reader_id", type_=Integer)
 FILTERS: dict[str, ColumnElement[bool]] = {
     "tag": Article.id.in_(
-        db.select(ArticleTag.article_id).join(Tag).where(Tag.name == bindparam("tag"))
+        select(ArticleTag.article_id).join(Tag).where(Tag.name == bindparam("tag"))
     ),
-    "author": Article.author_id.in_(db.select(User.id).where(User.username == bindparam("author"))),
+    "author": Article.author_id.in_(select(User.id).where(User.username == bindparam("author"))),
     "favorited": Article.id.in_(
-        db.select(Favorite.article_id)
+        select(Favorite.article_id)
         .join(User, User.id == Favorite.user_id)
         .where(User.username == bindparam("favorited"))
     ),
-    "feed": Article.author_id.in_(
-        db.select(Follow.followed_id).where(Follow.follower_id == READER)
-    ),
+    "feed": Article.author_id.in_(select(Follow.followed_id).where(Follow.follower_id == READER)),
 }
 
 
@@ -179,11 +189,11 @@ def _page_statement(signed_in: bool, filters: tuple[str, ...]) -> Select[Any]:
     the total and no article.
     """
     conditions = [FILTERS[name] for name in filters]
-    total = (
-        db.select(func.count().label("total")).select_from(Article).where(*conditions)
-    ).subquery("total")
+    total = (select(func.count().label("total")).select_from(Article).where(*conditions)).subquery(
+        "total"
+    )
     ids = (
-        db.select(Article.id)
+        select(Article.id)
         .where(*conditions)
         .order_by(Article.created_at.desc(), Article.id.desc())
         .limit(bindparam("limit", type_=Integer))
@@ -192,7 +202,7 @@ def _page_statement(signed_in: bool, filters: tuple[str, ...]) -> Select[Any]:
     )
     columns = _article_columns(READER if signed_in else None, body=False)
     return (
-        db.select(*columns, total.c.total)
+        select(*columns, total.c.total)
         .select_from(total)
         .outerjoin(ids, true())
         .outerjoin(Article, Article.id == ids.c.id)
@@ -202,17 +212,23 @@ def _page_statement(signed_in: bool, filters: tuple[str, ...]) -> Select[Any]:
 
 
 def _page(
-    reader_id: int | None, filters: tuple[str, ...], values: dict[str, str], limit: int, offset: int
+    session: AnySession,
+    reader_id: int | None,
+    filters: tuple[str, ...],
+    values: dict[str, str],
+    limit: int,
+    offset: int,
 ) -> Page:
     """One page of the articles matching the named FILTERS (given their values), and the total."""
     statement = _page_statement(reader_id is not None, filters)
     params = {"reader_id": reader_id, **values, "limit": limit, "offset": offset}
-    rows = db.session.execute(statement, params).all()
+    rows = session.execute(statement, params).all()
     # Past the end (or with no match) the one row carries the total and no article.
     return Page([_view(row) for row in rows if row.slug is not None], rows[0].total)
 
 
 def articles_page(
+    session: AnySession,
     reader_id: int | None,
     *,
     limit: int,
@@ -224,12 +240,12 @@ def articles_page(
     """Articles matching every given filter (exact tag, author username, favorited by username)."""
     given = {"tag": tag, "author": author, "favorited": favorited}
     values = {name: value for name, value in given.items() if value is not None}
-    return _page(reader_id, tuple(values), values, limit, offset)
+    return _page(session, reader_id, tuple(values), values, limit, offset)
 
 
-def feed_page(reader_id: int, *, limit: int, offset: int) -> Page:
+def feed_page(session: AnySession, reader_id: int, *, limit: int, offset: int) -> Page:
     """Articles by authors the reader follows, newest first."""
-    return _page(reader_id, ("feed",), {}, limit, offset)
+    return _page(session, reader_id, ("feed",), {}, limit, offset)
 
 
 @cache
@@ -237,35 +253,35 @@ def _article_statement(signed_in: bool) -> Select[Any]:
     """One article by slug, with its body."""
     reader = READER if signed_in else None
     return (
-        db.select(*_article_columns(reader, body=True))
+        select(*_article_columns(reader, body=True))
         .join(User, User.id == Article.author_id)
         .where(Article.slug == bindparam("slug"))
     )
 
 
-def article_by_slug(slug: str, reader_id: int | None) -> ArticleView:
+def article_by_slug(session: AnySession, slug: str, reader_id: int | None) -> ArticleView:
     """The article with its body, author, tags and the reader's facts; 404 when there is none."""
     stmt = _article_statement(reader_id is not None)
     row = _found(
-        db.session.execute(stmt, {"slug": slug, "reader_id": reader_id}).one_or_none(), "Article"
+        session.execute(stmt, {"slug": slug, "reader_id": reader_id}).one_or_none(), "Article"
     )
     return _view(row, body=row.body)
 
 
-def article_id_by_slug(slug: str) -> int:
+def article_id_by_slug(session: AnySession, slug: str) -> int:
     """Just the id of the article with this slug; 404 when there is none."""
-    return _found(db.session.scalar(db.select(Article.id).filter_by(slug=slug)), "Article")
+    return _found(session.scalar(select(Article.id).filter_by(slug=slug)), "Article")
 
 
-def article_for_update(slug: str) -> Article:
+def article_for_update(session: AnySession, slug: str) -> Article:
     """The bare article row, locked until the request commits, for its author to change or
     delete; 404 if none.
 
     The lock (FOR UPDATE on PostgreSQL; SQLite serialises writers anyway) makes concurrent edits
     of one article take turns, so a tag list is always one request's, never a union of two.
     """
-    stmt = db.select(Article).filter_by(slug=slug).with_for_update()
-    return _found(db.session.scalar(stmt), "Article")
+    stmt = select(Article).filter_by(slug=slug).with_for_update()
+    return _found(session.scalar(stmt), "Article")
 
 
 def _profile_columns(reader_id: ReaderId) -> list[Any]:
@@ -282,19 +298,19 @@ def _profile(row: Row[Any]) -> ProfileView:
 def _profile_statement(signed_in: bool) -> Select[Any]:
     """One user by username, as the reader sees them."""
     columns = _profile_columns(READER if signed_in else None)
-    return db.select(*columns).where(User.username == bindparam("username"))
+    return select(*columns).where(User.username == bindparam("username"))
 
 
-def profile_by_username(username: str, reader_id: int | None) -> ProfileView:
+def profile_by_username(session: AnySession, username: str, reader_id: int | None) -> ProfileView:
     """The user as the reader sees them (`following` included); 404 when there is none."""
     stmt = _profile_statement(reader_id is not None)
-    row = db.session.execute(stmt, {"username": username, "reader_id": reader_id}).one_or_none()
+    row = session.execute(stmt, {"username": username, "reader_id": reader_id}).one_or_none()
     return _profile(_found(row, "Profile"))
 
 
-def user_id_by_username(username: str) -> int:
+def user_id_by_username(session: AnySession, username: str) -> int:
     """Just the id of the user with this username; 404 when there is none."""
-    return _found(db.session.scalar(db.select(User.id).filter_by(username=username)), "Profile")
+    return _found(session.scalar(select(User.id).filter_by(username=username)), "Profile")
 
 
 @cache
@@ -302,7 +318,7 @@ def _comments_statement(signed_in: bool) -> Select[Any]:
     """An article's comments with their authors, hung off the article by a LEFT JOIN: no row
     means no article, one row without a comment means an article without comments."""
     return (
-        db.select(Comment.id, Comment.created_at, Comment.updated_at, Comment.body)
+        select(Comment.id, Comment.created_at, Comment.updated_at, Comment.body)
         .add_columns(*_profile_columns(READER if signed_in else None))
         .select_from(Article)
         .outerjoin(Comment, Comment.article_id == Article.id)
@@ -312,11 +328,13 @@ def _comments_statement(signed_in: bool) -> Select[Any]:
     )
 
 
-def comments_for_article(slug: str, reader_id: int | None) -> list[CommentView]:
+def comments_for_article(
+    session: AnySession, slug: str, reader_id: int | None
+) -> list[CommentView]:
     """An article's comments, oldest first, with authors and the reader's `following`; 404
     when there is no such article."""
     stmt = _comments_statement(reader_id is not None)
-    rows = db.session.execute(stmt, {"slug": slug, "reader_id": reader_id}).all()
+    rows = session.execute(stmt, {"slug": slug, "reader_id": reader_id}).all()
     _found(rows or None, "Article")
     return [
         CommentView(row.id, row.created_at, row.updated_at, row.body, _profile(row))
@@ -331,17 +349,39 @@ def written_comment(comment: Comment, author: User) -> CommentView:
     return CommentView(comment.id, comment.created_at, comment.updated_at, comment.body, profile)
 
 
-def comment_in_article(slug: str, comment_id: int) -> Comment:
+def comment_in_article(session: AnySession, slug: str, comment_id: int) -> Comment:
     """The comment with this id on the article with this slug; 404 otherwise."""
     stmt = (
-        db.select(Comment)
+        select(Comment)
         .join(Article, Article.id == Comment.article_id)
         .where(Comment.id == comment_id, Article.slug == slug)
     )
-    return _found(db.session.scalar(stmt), "Comment")
+    return _found(session.scalar(stmt), "Comment")
 
 
-def tag_names() -> list[str]:
+def tag_names(session: AnySession) -> list[str]:
     """Every tag carried by at least one article, once each, by name."""
     in_use = exists().where(ArticleTag.tag_id == Tag.id)
-    return list(db.session.scalars(db.select(Tag.name).where(in_use).order_by(Tag.name)))
+    return list(session.scalars(select(Tag.name).where(in_use).order_by(Tag.name)))
+
+
+def ensure_available(
+    session: AnySession, email: str | None, username: str | None, exclude_id: int | None = None
+) -> None:
+    """422 when another account has this email, or this username in any case (one query)."""
+    key = username_key(username) if username is not None else None
+    conditions = []
+    if email is not None:
+        conditions.append(User.email == email)
+    if key is not None:
+        conditions.append(User.username_key == key)
+    if not conditions:
+        return
+    stmt = select(User.email, User.username_key).where(or_(*conditions))
+    if exclude_id is not None:
+        stmt = stmt.where(User.id != exclude_id)
+    for taken_email, taken_key in session.execute(stmt.limit(2)):
+        if taken_email == email:
+            raise Unprocessable("has already been taken", "email")
+        if taken_key == key:
+            raise Unprocessable("has already been taken", "username")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -12,12 +13,26 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    MetaData,
     String,
     Text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, validates
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 
-from .extensions import db
+# Stable constraint names, so migrations (and SQLite batch mode) can address them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base whose metadata carries the naming convention; no framework attached."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 def utcnow() -> datetime:
@@ -25,12 +40,19 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _same_as_created(context: Any) -> datetime:
+    """A new row's updated_at: its created_at exactly, not a second clock reading (which can fall
+    in the next millisecond on the wire)."""
+    created: datetime | None = context.get_current_parameters().get("created_at")
+    return created or utcnow()
+
+
 class Timestamped:
     """created_at/updated_at columns set by the ORM on insert and update."""
 
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+        DateTime(timezone=True), default=_same_as_created, onupdate=utcnow
     )
 
 
@@ -39,7 +61,7 @@ def username_key(username: str) -> str:
     return unicodedata.normalize("NFKC", username).casefold()
 
 
-class User(Timestamped, db.Model):
+class User(Timestamped, Base):
     """A registered account; also the public profile of its author."""
 
     __tablename__ = "users"
@@ -73,7 +95,7 @@ class User(Timestamped, db.Model):
         return f"<User {self.id} {self.username!r}>"
 
 
-class Follow(db.Model):
+class Follow(Base):
     """follower follows followed."""
 
     __tablename__ = "follows"
@@ -91,7 +113,7 @@ class Follow(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Tag(db.Model):
+class Tag(Base):
     """A tag name, shared by every article that carries it."""
 
     __tablename__ = "tags"
@@ -100,7 +122,7 @@ class Tag(db.Model):
     name: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-class ArticleTag(db.Model):
+class ArticleTag(Base):
     """Link between an article and one of its tags."""
 
     __tablename__ = "article_tags"
@@ -112,7 +134,7 @@ class ArticleTag(db.Model):
     tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
 
 
-class Favorite(db.Model):
+class Favorite(Base):
     """user favorited article."""
 
     __tablename__ = "favorites"
@@ -127,7 +149,7 @@ class Favorite(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Article(Timestamped, db.Model):
+class Article(Timestamped, Base):
     """A published article."""
 
     __tablename__ = "articles"
@@ -150,7 +172,7 @@ class Article(Timestamped, db.Model):
         return f"<Article {self.id} {self.slug!r}>"
 
 
-class Comment(Timestamped, db.Model):
+class Comment(Timestamped, Base):
     """A comment on an article."""
 
     __tablename__ = "comments"
