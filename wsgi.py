@@ -1,7 +1,7 @@
 """WSGI entry point: what gunicorn and `flask` import."""
 
 from config import ServerConfig, SettingError, load, worker_pool
-from webapp import create_app
+from webapp.app import create_app
 
 try:
     # gunicorn.conf.py serves this app with ServerConfig's THREADS request threads per worker;

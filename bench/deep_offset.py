@@ -23,11 +23,11 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import event
 
-from conduit_core import security
-from conduit_core.models import Article, Tag, User
 from config import Config
-from webapp import create_app
+from webapp.app import create_app
 from webapp.cli import seed
+from webapp.core import security
+from webapp.core.models import Article, Tag, User
 from webapp.extensions import db
 
 

@@ -36,7 +36,7 @@ LIBRARIES = (
     "jwt",
     "json",
     "webapp",
-    "conduit_core",
+    "webapp.core",
     "bench",
 )
 
@@ -78,10 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=25, help="functions listed by cumulative time")
     args = parser.parse_args(argv)
 
-    from conduit_core import security
-    from conduit_core.models import User
     from config import Config, normalize_database_url
-    from webapp import create_app
+    from webapp.app import create_app
+    from webapp.core import security
+    from webapp.core.models import User
     from webapp.extensions import db
 
     secret = "profile-secret-key-that-is-long-enough-for-hs256"

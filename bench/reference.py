@@ -2,7 +2,7 @@
 
 A bare WSGI app (run under the same gunicorn settings as the real one) that answers
 GET /api/articles and GET /api/articles/feed with ONE hand-written SQL statement against the
-same tables (conduit_core/models.py) and serializes the rows by hand into the same JSON. Comparing
+same tables (webapp/core/models.py) and serializes the rows by hand into the same JSON. Comparing
 its throughput with the app's shows what the ORM, marshmallow and flask-smorest cost. Bench-only
 code: it validates nothing beyond what these two reads need.
 

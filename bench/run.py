@@ -295,7 +295,7 @@ def migrate(database_url: str) -> None:
     from flask_migrate import upgrade
 
     from config import Config
-    from webapp import create_app
+    from webapp.app import create_app
     from webapp.extensions import db
 
     app = create_app(Config, {"SQLALCHEMY_DATABASE_URI": normalize(database_url)})
@@ -418,7 +418,7 @@ def flask_statements(database_url: str, secret_key: str, seeded: Seeded) -> dict
     from sqlalchemy import event
 
     from config import Config
-    from webapp import create_app
+    from webapp.app import create_app
     from webapp.extensions import db
 
     app = create_app(

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
-from conduit_core.database import prepare_engine
+from webapp.core.database import prepare_engine
 
 from .settings import Settings, settings
 

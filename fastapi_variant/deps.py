@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Header
 from sqlalchemy.orm import Session
 
-from conduit_core import security
-from conduit_core.errors import Unauthorized
-from conduit_core.models import User
+from webapp.core import security
+from webapp.core.errors import Unauthorized
+from webapp.core.models import User
 
 from .database import POOL_CAPACITY, get_db
 from .settings import settings

@@ -12,8 +12,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException
 
-from conduit_core import security
-from conduit_core.errors import APIError, Unprocessable, unique_violation_field
+from webapp.core import security
+from webapp.core.errors import APIError, Unprocessable, unique_violation_field
 
 from .routing import UnsafeBodyError
 from .settings import settings

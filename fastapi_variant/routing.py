@@ -1,4 +1,4 @@
-"""The route class every router uses: request bodies parsed by conduit_core.safe_json."""
+"""The route class every router uses: request bodies parsed by webapp.core.safe_json."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
-from conduit_core import safe_json
+from webapp.core import safe_json
 
 
 class UnsafeBodyError(HTTPException):

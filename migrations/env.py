@@ -6,7 +6,7 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
-import conduit_core.models  # noqa: F401  (registers every table on the metadata)
+import webapp.core.models  # noqa: F401  (registers every table on the metadata)
 
 config = context.config
 if config.config_file_name is not None:

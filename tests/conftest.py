@@ -19,7 +19,7 @@ from flask_migrate import upgrade
 from sqlalchemy import event, inspect, text
 
 from config import TestConfig, normalize_database_url
-from webapp import create_app
+from webapp.app import create_app
 from webapp.extensions import db
 
 

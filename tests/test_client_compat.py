@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 
 from config import TestConfig
 from tests.conftest import truncate_all
-from webapp import create_app
+from webapp.app import create_app
 from webapp.extensions import db
 
 ANGULAR = "http://localhost:4200"

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from conduit_core.models import Comment
 from tests.test_errors import assert_error_shape
+from webapp.core.models import Comment
 from webapp.extensions import db
 
 # The API's behaviour: every test that uses `client` runs against both apps.

@@ -20,7 +20,7 @@ from config import (
     worker_pool,
 )
 from tests.conftest import make_app
-from webapp import create_app
+from webapp.app import create_app
 from webapp.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent

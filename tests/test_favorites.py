@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conduit_core.models import Favorite
 from tests.test_errors import assert_error_shape
+from webapp.core.models import Favorite
 from webapp.extensions import db
 
 # The API's behaviour: every test that uses `client` runs against both apps.

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from config import TestConfig, engine_options
 from tests.test_errors import assert_error_shape
-from webapp import create_app
+from webapp.app import create_app
 from webapp.extensions import db
 
 # The probes and the outage answers are behaviour: tests that use `client` run against both apps.

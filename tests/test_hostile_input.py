@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conduit_core.models import Article, User
+from webapp.core.models import Article, User
 from webapp.extensions import db
 
 # The API's behaviour: every test that uses `client` runs against both apps.

@@ -9,9 +9,9 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import text
 
-from conduit_core import security
-from conduit_core.models import username_key
 from tests.conftest import table_names
+from webapp.core import security
+from webapp.core.models import username_key
 from webapp.extensions import db
 
 

@@ -10,7 +10,7 @@ import pytest
 from flask import request
 
 from config import TestConfig
-from webapp import create_app
+from webapp.app import create_app
 from webapp.observability import (
     AccessLogFields,
     RequestIdFilter,

@@ -14,9 +14,9 @@ from argon2 import Type
 from flask import Flask
 from flask.testing import FlaskClient
 
-from conduit_core import security
 from config import Config
 from tests.conftest import UserFactory, make_app
+from webapp.core import security
 from webapp.extensions import db
 
 

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from conduit_core.models import Favorite, Follow, Tag, User
+from webapp.core.models import Favorite, Follow, Tag, User
 from webapp.extensions import db
 
 pytestmark = pytest.mark.postgres

@@ -212,7 +212,7 @@ def test_a_write_records_its_position_with_one_statement(routed) -> None:
 
 
 def _user_id(app: Flask, user: dict) -> int:
-    from conduit_core.models import User
+    from webapp.core.models import User
 
     with app.app_context():
         return db.session.scalar(db.select(User.id).filter_by(username=user["username"]))

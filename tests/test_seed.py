@@ -7,8 +7,8 @@ import re
 import pytest
 from sqlalchemy import event, func
 
-from conduit_core.models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
 from webapp.cli import DEMO_PASSWORD
+from webapp.core.models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
 from webapp.extensions import db
 
 SMALL = ["--users", "12", "--articles", "60", "--tags", "8", "--batch-size", "25"]

@@ -7,7 +7,7 @@ from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from conduit_core.models import Follow, User
+from webapp.core.models import Follow, User
 from webapp.extensions import db
 
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event
 
-from conduit_core import security
-from conduit_core.models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
+from webapp.core import security
+from webapp.core.models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User
 from webapp.extensions import db
 
 # The API's behaviour: every test that uses `client` runs against both apps.

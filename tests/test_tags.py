@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conduit_core.models import Tag
+from webapp.core.models import Tag
 from webapp.extensions import db
 
 # The API's behaviour: every test that uses `client` runs against both apps.

@@ -8,8 +8,8 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from conduit_core import security
-from conduit_core.models import User
+from webapp.core import security
+from webapp.core.models import User
 from webapp.extensions import db
 
 # The API's behaviour: every test that uses `client` runs against both apps.

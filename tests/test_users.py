@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from flask.testing import FlaskClient
 
-from conduit_core import security
-from conduit_core.models import User
+from webapp.core import security
+from webapp.core.models import User
 from webapp.extensions import db
 
 # The API's behaviour: every test that uses `client` runs against both apps.

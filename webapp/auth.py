@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from flask import Flask, current_app, g, request
 
-from conduit_core import security
-from conduit_core.models import User
+from webapp.core import security
+from webapp.core.models import User
 
 from .errors import Unauthorized
 from .extensions import db

@@ -13,8 +13,8 @@ from flask import Flask
 from flask.cli import with_appcontext
 from sqlalchemy import delete, insert
 
-from conduit_core import security
-from conduit_core.models import (
+from webapp.core import security
+from webapp.core.models import (
     Article,
     ArticleTag,
     Comment,

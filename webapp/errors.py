@@ -11,7 +11,7 @@ from marshmallow import Schema, fields
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
-from conduit_core.errors import (
+from webapp.core.errors import (
     APIError,
     Forbidden,
     NotFound,

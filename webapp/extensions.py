@@ -9,8 +9,8 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import exc as sa_exc
 
-from conduit_core.database import prepare_engine
-from conduit_core.models import Base
+from webapp.core.database import prepare_engine
+from webapp.core.models import Base
 
 from . import routing
 

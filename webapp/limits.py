@@ -14,7 +14,7 @@ from flask import Flask, Response, current_app, request
 from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
 from limits import parse_many
 
-from conduit_core import security
+from webapp.core import security
 
 from . import auth
 from .api import users

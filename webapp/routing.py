@@ -355,7 +355,7 @@ def _after_flush(session: Any, _flush_context: Any) -> None:
     """Remember accounts created in this request: their first reads must see them."""
     if not has_request_context() or router() is None:
         return
-    from conduit_core.models import User
+    from webapp.core.models import User
 
     created = {obj.id for obj in session.new if isinstance(obj, User)}
     if created:

@@ -10,10 +10,10 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from conduit_core import queries
-from conduit_core.errors import Forbidden, NotFound
-from conduit_core.models import Article, Favorite, utcnow
-from conduit_core.writes import insert_ignore, new_slug, set_tags
+from webapp.core import queries
+from webapp.core.errors import Forbidden, NotFound
+from webapp.core.models import Article, Favorite, utcnow
+from webapp.core.writes import insert_ignore, new_slug, set_tags
 
 from ..deps import CurrentUser, CurrentUserId, ReaderId, SessionDep
 from ..routing import SafeRoute
@@ -34,7 +34,7 @@ router = APIRouter(tags=["Articles"], route_class=SafeRoute)
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 _USERNAME = TypeAdapter(Username)
-# A slug as conduit_core.writes.new_slug makes it (the Flask app's slug converter): slugified title
+# A slug as webapp.core.writes.new_slug makes it (the Flask app's slug converter): slugified title
 # words and a 12-hex-digit suffix, or the suffix alone; never one word, so "feed" is no slug.
 SLUG = re.compile(r"(?:[a-z0-9]+(?:-[a-z0-9]+)+|[0-9a-f]{12})")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from conduit_core import queries
-from conduit_core.errors import Forbidden, NotFound
-from conduit_core.models import Comment
+from webapp.core import queries
+from webapp.core.errors import Forbidden, NotFound
+from webapp.core.models import Comment
 
 from ..deps import CurrentUser, ReaderId, SessionDep
 from ..routing import SafeRoute

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import delete
 
-from conduit_core import queries
-from conduit_core.errors import Unprocessable
-from conduit_core.models import Follow
-from conduit_core.writes import insert_ignore
+from webapp.core import queries
+from webapp.core.errors import Unprocessable
+from webapp.core.models import Follow
+from webapp.core.writes import insert_ignore
 
 from ..deps import CurrentUser, ReaderId, SessionDep
 from ..routing import SafeRoute

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from conduit_core import queries
+from webapp.core import queries
 
 from ..deps import SessionDep
 from ..routing import SafeRoute

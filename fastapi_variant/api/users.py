@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import select
 
-from conduit_core import security
-from conduit_core.errors import Unauthorized
-from conduit_core.models import User
-from conduit_core.queries import ensure_available
+from webapp.core import security
+from webapp.core.errors import Unauthorized
+from webapp.core.models import User
+from webapp.core.queries import ensure_available
 
 from ..deps import CurrentUser, PresentedToken, SessionDep, dummy_hash, hasher, issue_token
 from ..routing import SafeRoute

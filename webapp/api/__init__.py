@@ -14,7 +14,7 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.routing import BaseConverter
 
-from conduit_core import safe_json
+from webapp.core import safe_json
 
 from .. import auth
 from ..errors import ErrorSchema
@@ -23,7 +23,7 @@ from ..errors import ErrorSchema
 class Parser(FlaskParser):
     """webargs parser: invalid input, malformed JSON included, is 422 as the contract says.
 
-    A body must also be safe to store and process (conduit_core.safe_json, shared with the
+    A body must also be safe to store and process (webapp.core.safe_json, shared with the
     FastAPI variant): no string with a NUL or a lone UTF-16 surrogate, no deep nesting, no huge
     integer.
     """
@@ -119,7 +119,7 @@ class ConduitApi(flask_smorest.Api):
 
 
 class SlugConverter(BaseConverter):
-    """An article slug as conduit_core.writes.new_slug makes it: slugified title words and a
+    """An article slug as webapp.core.writes.new_slug makes it: slugified title words and a
     12-hex-digit suffix, or the suffix alone. Never a single word, so /api/articles/feed is never
     a slug."""
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from conduit_core import queries
-from conduit_core.models import Article, User, utcnow
-from conduit_core.writes import new_slug, set_tags
+from webapp.core import queries
+from webapp.core.models import Article, User, utcnow
+from webapp.core.writes import new_slug, set_tags
 
 from ..errors import Forbidden
 from ..extensions import db

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from conduit_core import queries
-from conduit_core.models import Comment, User
+from webapp.core import queries
+from webapp.core.models import Comment, User
 
 from ..errors import Forbidden
 from ..extensions import db

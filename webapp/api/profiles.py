@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from conduit_core import queries
-from conduit_core.models import Follow, User
-from conduit_core.writes import insert_ignore
+from webapp.core import queries
+from webapp.core.models import Follow, User
+from webapp.core.writes import insert_ignore
 
 from ..errors import Unprocessable
 from ..extensions import db

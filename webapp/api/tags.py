@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conduit_core import queries
+from webapp.core import queries
 
 from ..extensions import db
 from ..schemas import TagList

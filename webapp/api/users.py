@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Response
 
-from conduit_core import security
-from conduit_core.models import User
-from conduit_core.queries import ensure_available
+from webapp.core import security
+from webapp.core.models import User
+from webapp.core.queries import ensure_available
 
 from .. import auth
 from ..errors import Unauthorized
