@@ -15,8 +15,6 @@ from webapp.core.models import User
 from .database import POOL_CAPACITY, get_db
 from .settings import settings
 
-# Auth schemes are case-insensitive (RFC 9110); many clients send "Bearer", so it works too.
-SCHEMES = frozenset({"token", "bearer"})
 SECRET_KEY = settings.signing_key()
 TOKEN_LIFETIME = timedelta(seconds=settings.jwt_lifetime_seconds)
 hasher = security.make_hasher(
@@ -58,12 +56,7 @@ async def presented_token(
 
     `async`: parsing a header is not worth a thread-pool hop.
     """
-    if authorization is None:
-        return None
-    scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() not in SCHEMES or not token.strip():
-        raise Unauthorized("Authorization header must be 'Token <jwt>'.")
-    return token.strip()
+    return security.token_from_header(authorization)
 
 
 PresentedToken = Annotated[str | None, Depends(presented_token)]

@@ -13,9 +13,6 @@ from webapp.core.models import User
 from .errors import Unauthorized
 from .extensions import db
 
-# Auth schemes are case-insensitive (RFC 9110); many clients send "Bearer", so it works too.
-SCHEMES = frozenset({"token", "bearer"})
-
 
 def init_app(app: Flask) -> None:
     """Build the password hasher from the configured argon2 cost and concurrency."""
@@ -53,13 +50,7 @@ def issue_token(user: User) -> str:
 
 def _presented_token() -> str | None:
     """The token of the request's Authorization header; None without the header."""
-    header = request.headers.get("Authorization")
-    if header is None:
-        return None
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() not in SCHEMES or not token.strip():
-        raise Unauthorized("Authorization header must be 'Token <jwt>'.")
-    return token.strip()
+    return security.token_from_header(request.headers.get("Authorization"))
 
 
 def claimed_user_id() -> int | None:

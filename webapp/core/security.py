@@ -15,7 +15,11 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from .errors import Unauthorized
+
 ALGORITHM = "HS256"
+# Auth schemes are case-insensitive (RFC 9110); many clients send "Bearer", so it works too.
+SCHEMES = frozenset({"token", "bearer"})
 T = TypeVar("T")
 
 
@@ -163,3 +167,14 @@ def decode_token(token: str, secret: str) -> TokenClaims:
         return TokenClaims(int(claims["sub"]), version)
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise InvalidTokenError(str(exc)) from exc
+
+
+def token_from_header(header: str | None) -> str | None:
+    """The token of an Authorization header ("Token" or "Bearer", any case); None without one,
+    401 for any other scheme or an empty token."""
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() not in SCHEMES or not token.strip():
+        raise Unauthorized("Authorization header must be 'Token <jwt>'.")
+    return token.strip()
