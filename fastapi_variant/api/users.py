@@ -6,6 +6,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from webapp.core import security
+from webapp.core.database import end_reads
 from webapp.core.errors import Unauthorized
 from webapp.core.models import User
 from webapp.core.queries import ensure_available
@@ -36,8 +37,7 @@ def register(payload: UserEnvelope[NewUser], session: SessionDep) -> UserEnvelop
     # A hashing slot first: a server at capacity sheds the request before any database work.
     with hasher.slot():
         ensure_available(session, data.email, data.username)
-        # End the reads before hashing: no connection idles in a transaction meanwhile.
-        session.commit()
+        end_reads(session)
         password_hash = security.hash_password(hasher, data.password)
     user = User(username=data.username, email=data.email, password_hash=password_hash)
     session.add(user)
@@ -52,7 +52,7 @@ def login(payload: UserEnvelope[LoginUser], session: SessionDep) -> UserEnvelope
     # A hashing slot first: a server at capacity sheds the request before any database work.
     with hasher.slot():
         user = session.scalar(select(User).filter_by(email=data.email))
-        session.commit()  # end the read before hashing
+        end_reads(session)
         stored = user.password_hash if user is not None else dummy_hash()
         if not security.verify_password(hasher, stored, data.password) or user is None:
             raise Unauthorized("email or password is invalid")
@@ -82,7 +82,7 @@ def update_user(
     # The caller's own row is excluded, so re-sending one's own email or username is no conflict.
     ensure_available(session, data.email, data.username, exclude_id=user.id)
     if data.password is not None:
-        session.commit()  # end the reads before hashing
+        end_reads(session)
         user.password_hash = security.hash_password(hasher, data.password)
         # Incremented in SQL, so each of two concurrent password changes revokes the other's token.
         user.token_version = User.token_version + 1

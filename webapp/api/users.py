@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response
 
 from webapp.core import security
+from webapp.core.database import end_reads
 from webapp.core.models import User
 from webapp.core.queries import ensure_available
 
@@ -41,12 +42,6 @@ class Account:
         return cls(user.email, token, user.username, user.bio, user.image)
 
 
-def end_read_transaction() -> None:
-    """End the reads so far before hashing: no connection sits idle in a transaction for the
-    hundreds of milliseconds argon2 takes (loaded rows stay usable: expire_on_commit=False)."""
-    db.session.commit()
-
-
 @blp.after_request
 def no_store(response: Response) -> Response:
     """Every response here may carry a token: no browser or proxy may keep a copy."""
@@ -65,7 +60,7 @@ def register(payload: dict[str, Any]) -> dict[str, Account]:
     # A hashing slot first: a server at capacity sheds the request before any database work.
     with hasher.slot():
         ensure_available(db.session, data["email"], data["username"])
-        end_read_transaction()
+        end_reads(db.session)
         password_hash = security.hash_password(hasher, data["password"])
     user = User(username=data["username"], email=data["email"], password_hash=password_hash)
     db.session.add(user)
@@ -84,7 +79,7 @@ def login(payload: dict[str, Any]) -> dict[str, Account]:
     # A hashing slot first: a server at capacity sheds the request before any database work.
     with hasher.slot():
         user = db.session.scalar(db.select(User).filter_by(email=data["email"]))
-        end_read_transaction()
+        end_reads(db.session)
         stored = user.password_hash if user is not None else auth.dummy_hash()
         if not security.verify_password(hasher, stored, data["password"]) or user is None:
             raise Unauthorized("email or password is invalid")
@@ -117,7 +112,7 @@ def update_user(user: User, payload: dict[str, Any]) -> dict[str, Account]:
     ensure_available(db.session, data.get("email"), data.get("username"), exclude_id=user.id)
     password = data.pop("password", None)
     if password is not None:
-        end_read_transaction()
+        end_reads(db.session)
         user.password_hash = security.hash_password(auth.password_hasher(), password)
         # Incremented in SQL, so each of two concurrent password changes revokes the other's token.
         user.token_version = User.token_version + 1

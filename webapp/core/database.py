@@ -20,6 +20,15 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def end_reads(session: AnySession) -> None:
+    """End the request's read-only transaction before slow work that needs no database (password
+    hashing), so no connection sits idle in a transaction meanwhile. Nothing is pending, so this
+    commits nothing; rows already loaded stay usable (both apps use expire_on_commit=False)."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("end_reads() with pending changes would commit them early")
+    session.commit()
+
+
 def prepare_engine(engine: Engine) -> None:
     """Install the per-connection settings the schema relies on (SQLite's foreign keys)."""
     if engine.dialect.name == "sqlite":
