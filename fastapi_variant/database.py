@@ -4,47 +4,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 from sqlalchemy import create_engine
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
+from config import engine_options
 from webapp.core.database import prepare_engine
 
-from .settings import Settings, settings
+from .settings import settings
 
 log = logging.getLogger(__name__)
 
 
-def engine_options(s: Settings, url: str) -> dict[str, Any]:
-    """Pool sizing and timeouts: the same options, from the same variables, as the Flask app."""
-    options: dict[str, Any] = {
-        "pool_pre_ping": s.db_pool_pre_ping,
-        "pool_recycle": s.db_pool_recycle,
-        # Errors and logs show the SQL but never its values (emails, password hashes).
-        "hide_parameters": True,
-    }
-    if url.startswith("sqlite"):
-        options["connect_args"] = {"timeout": s.sqlite_busy_timeout}
-        if url in ("sqlite://", "sqlite:///:memory:"):
-            return options
-    options.update(
-        pool_timeout=s.db_pool_timeout, pool_size=s.db_pool_size, max_overflow=s.db_max_overflow
-    )
-    if url.startswith("postgresql"):
-        options["connect_args"] = {
-            "connect_timeout": s.db_connect_timeout,
-            "options": f"-c statement_timeout={s.db_statement_timeout_ms}",
-            "tcp_user_timeout": s.db_tcp_user_timeout_ms,
-        }
-        if not s.db_prepared_statements:
-            options["connect_args"]["prepare_threshold"] = None
-    return options
-
-
 _url = settings.sqlalchemy_url()
-_options = engine_options(settings, _url)
+# The Flask app's engine options, from the same variables (config.py imports no framework).
+_options = engine_options(
+    _url, {name.upper(): value for name, value in settings.model_dump().items()}
+)
 engine = create_engine(_url, **_options)
 # How many sessions can hold a connection at once (see deps.SessionDep).
 POOL_CAPACITY = _options.get("pool_size", 5) + _options.get("max_overflow", 10)

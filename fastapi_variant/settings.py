@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from config import normalize_database_url
+
 # Relative SQLite paths resolve inside the instance folder, as Flask-SQLAlchemy does for the
 # Flask app, so both apps open the same default database file.
 INSTANCE = Path(__file__).resolve().parent.parent / "instance"
@@ -49,10 +51,7 @@ class Settings(BaseSettings):
 
     def sqlalchemy_url(self) -> str:
         """The database URL: psycopg 3 for PostgreSQL, relative SQLite paths in instance/."""
-        url = self.database_url
-        for prefix in ("postgres://", "postgresql://"):
-            if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix) :]
+        url = normalize_database_url(self.database_url)
         path = url.removeprefix("sqlite:///")
         if url.startswith("sqlite:///") and path and not os.path.isabs(path):
             INSTANCE.mkdir(exist_ok=True)
