@@ -53,16 +53,32 @@ def _presented_token() -> str | None:
     return security.token_from_header(request.headers.get("Authorization"))
 
 
+def _claims() -> security.TokenClaims | None:
+    """The verified claims of the request's token, decoded once per request; None without a
+    token. 401 when the header or the token is malformed, expired or not ours."""
+    if "claims" in g:
+        cached: security.TokenClaims | None = g.claims
+        return cached
+    token = _presented_token()
+    claims = None
+    if token is not None:
+        try:
+            claims = security.decode_token(token, current_app.config["SECRET_KEY"])
+        except security.InvalidTokenError as exc:
+            raise Unauthorized("Token is invalid or expired.") from exc
+        g.token = token
+    g.claims = claims
+    return claims
+
+
 def claimed_user_id() -> int | None:
     """The user id a validly signed token names, without looking the account up: for choosing a
     database (webapp/routing.py) before any statement runs, never for access control."""
     try:
-        token = _presented_token()
-        if token is None:
-            return None
-        return security.decode_token(token, current_app.config["SECRET_KEY"]).user_id
-    except (Unauthorized, security.InvalidTokenError):
+        claims = _claims()
+    except Unauthorized:
         return None
+    return claims.user_id if claims is not None else None
 
 
 def _caller() -> User | None:
@@ -74,17 +90,12 @@ def _caller() -> User | None:
     if "caller" in g:
         cached: User | None = g.caller
         return cached
-    token = _presented_token()
+    claims = _claims()
     user = None
-    if token is not None:
-        try:
-            claims = security.decode_token(token, current_app.config["SECRET_KEY"])
-        except security.InvalidTokenError as exc:
-            raise Unauthorized("Token is invalid or expired.") from exc
+    if claims is not None:
         user = db.session.get(User, claims.user_id)
         if user is None or user.token_version != claims.version:
             raise Unauthorized("Token is invalid or expired.")
-        g.token = token
     g.caller = user
     return user
 
