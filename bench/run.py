@@ -110,6 +110,7 @@ class Result:
     requests: int | None = None
     sql: str = "n/a"
     cpu_per_1k: float | None = None
+    round: int = 1
 
 
 @dataclass
@@ -494,20 +495,30 @@ def measure_side_by_side(
     seeded: Seeded,
     args: argparse.Namespace,
     sql_counts: dict[str, dict[str, str]],
+    round_: int = 1,
 ) -> list[Result]:
-    """Every endpoint on every server, servers taking turns (order rotated per endpoint)."""
+    """Every endpoint on every server, servers taking turns (order rotated per endpoint and
+    round, so no server always goes first)."""
     results = []
     for index, endpoint in enumerate(endpoints):
         if endpoint.needs_articles and not seeded.has_articles:
             continue
         # The reference answers only the rows it is compared on (it ignores filters).
         serving = [s for s in servers if s.name != REFERENCE_NAME or endpoint.name in REFERENCE]
-        turn = index % len(serving)
+        turn = (index + round_ - 1) % len(serving)
         for server in serving[turn:] + serving[:turn]:
             result = measure_one(server, endpoint, seeded, args)
             result.sql = sql_counts.get(server.name, {}).get(endpoint.name, "n/a")
+            result.round = round_
             results.append(result)
     return results
+
+
+def selected(endpoints: list[Endpoint], args: argparse.Namespace) -> list[Endpoint]:
+    """The endpoints --only names (all of them without --only)."""
+    if not args.only:
+        return endpoints
+    return [endpoint for endpoint in endpoints if endpoint.name in args.only]
 
 
 def measure(
@@ -539,15 +550,17 @@ def fmt(value: float | None, digits: int = 1) -> str:
 
 def results_table(results: list[Result], baseline: str) -> str:
     """One Markdown table, endpoint by endpoint; req/s and p99 also as a ratio to `baseline`."""
-    by_endpoint: dict[str, dict[str, Result]] = {}
+    by_endpoint: dict[tuple[str, int], dict[str, Result]] = {}
     for row in results:
-        by_endpoint.setdefault(row.endpoint, {})[row.server] = row
+        by_endpoint.setdefault((row.endpoint, row.round), {})[row.server] = row
+    rounds = len({row.round for row in results}) > 1
     lines = [
-        "| endpoint | server | req/s | p50 ms | p99 ms | errors | SQL/req | CPU s/1k req "
-        f"| vs {baseline} (req/s, p99) |",
+        f"| endpoint{' (round)' if rounds else ''} | server | req/s | p50 ms | p99 ms | errors "
+        f"| SQL/req | CPU s/1k req | vs {baseline} (req/s, p99) |",
         "|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for endpoint, rows in by_endpoint.items():
+    for (name, round_), rows in by_endpoint.items():
+        endpoint = f"{name} ({round_})" if rounds else name
         base = rows.get(baseline)
         for server, row in rows.items():
             if row.status.startswith("not served"):
@@ -565,6 +578,28 @@ def results_table(results: list[Result], baseline: str) -> str:
                 f"| {ratio} |"
             )
     return "\n".join(lines)
+
+
+def goal_table(results: list[Result]) -> str:
+    """Issue 12's goal, round by round: Flask against the reference on the rows it serves."""
+    lines = [
+        "| endpoint | round | Flask req/s | reference req/s | ratio (goal >= 0.8) "
+        "| Flask p99 ms | reference p99 ms | ratio (goal <= 1.5) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    rows = {(r.endpoint, r.round, r.server): r for r in results}
+    for (endpoint, round_, server), app in rows.items():
+        ref = rows.get((endpoint, round_, REFERENCE_NAME))
+        if server != FLASK or ref is None or not (app.rps and ref.rps):
+            continue
+        if app.p99_ms is None or not ref.p99_ms:
+            continue
+        lines.append(
+            f"| {endpoint} | {round_} | {fmt(app.rps)} | {fmt(ref.rps)} "
+            f"| {app.rps / ref.rps:.2f} | {fmt(app.p99_ms, 2)} | {fmt(ref.p99_ms, 2)} "
+            f"| {app.p99_ms / ref.p99_ms:.2f} |"
+        )
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def servers_table(servers: list[Server]) -> str:
@@ -608,6 +643,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-fastapi", action="store_true", help="skip the FastAPI variant")
     parser.add_argument("--reads-only", action="store_true", help="skip the write endpoints")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="reads measured this many times, servers alternating (1)",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="ENDPOINT",
+        help='measure only this row (its name, e.g. "feed, reader"); repeatable',
+    )
     parser.add_argument("--users", type=int, default=10, help="seeded authors (10)")
     parser.add_argument(
         "--articles-per-user", type=int, default=10, help="seeded articles each (10)"
@@ -688,10 +736,15 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 )
                 sql_counts[REFERENCE_NAME] = dict.fromkeys(REFERENCE, "1")
-            # Reads first, writes last, so the writes cannot skew the reads.
-            results += measure_side_by_side(servers, READS, seeded, args, sql_counts)
+            # Reads first, every round, writes last, so the writes cannot skew the reads.
+            for round_ in range(1, args.rounds + 1):
+                results += measure_side_by_side(
+                    servers, selected(READS, args), seeded, args, sql_counts, round_
+                )
             if not args.reads_only:
-                results += measure_side_by_side(servers, WRITES, seeded, args, sql_counts)
+                results += measure_side_by_side(
+                    servers, selected(WRITES, args), seeded, args, sql_counts
+                )
             for server in servers:
                 server.rss_mb, server.pss_mb = worker_memory(server.pid)
 
@@ -699,7 +752,7 @@ def main(argv: list[str] | None = None) -> int:
         target = target.rstrip("/")
         print(f"seeding {target}", file=sys.stderr)
         seeded = seed(target, users=args.users, articles_per_user=args.articles_per_user)
-        endpoints = READS + ([] if args.reads_only else WRITES)
+        endpoints = selected(READS + ([] if args.reads_only else WRITES), args)
         results += measure(target, target, seeded, endpoints, args)
 
     header = (
@@ -707,7 +760,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.workers} processes x {args.threads} request threads per server; "
         "errors = responses >= 400 + socket errors; SQL/req counted in-process"
     )
-    print("\n\n".join([header, results_table(results, FLASK), servers_table(servers)]))
+    tables = [header, results_table(results, FLASK), goal_table(results), servers_table(servers)]
+    print("\n\n".join(table for table in tables if table))
     saved = RESULTS / f"{stamp}.json"
     saved.write_text(
         json.dumps(
