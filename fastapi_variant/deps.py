@@ -62,16 +62,37 @@ async def presented_token(
 PresentedToken = Annotated[str | None, Depends(presented_token)]
 
 
-def caller(session: SessionDep, token: PresentedToken) -> User | None:
-    """The account the token belongs to, looked up once per request (one statement); None
-    without a token. 401 for a bad or expired token, a deleted account, or a token issued before
-    the account's last password change."""
+async def reader_claims(token: PresentedToken) -> security.TokenClaims | None:
+    """The claims of a validly signed token, None when anonymous; 401 for a malformed or expired
+    one. No account lookup: for reads whose own statement checks the token's version
+    (webapp.core.queries.READER_ROW)."""
     if token is None:
         return None
     try:
-        claims = security.decode_token(token, SECRET_KEY)
+        return security.decode_token(token, SECRET_KEY)
     except security.InvalidTokenError as exc:
         raise Unauthorized("Token is invalid or expired.") from exc
+
+
+ReaderClaims = Annotated[security.TokenClaims | None, Depends(reader_claims)]
+
+
+async def required_claims(claims: ReaderClaims) -> security.TokenClaims:
+    """As reader_claims, but a token is required: 401 without one."""
+    if claims is None:
+        raise Unauthorized("Authentication required.")
+    return claims
+
+
+RequiredClaims = Annotated[security.TokenClaims, Depends(required_claims)]
+
+
+def caller(session: SessionDep, claims: ReaderClaims) -> User | None:
+    """The account the token belongs to, looked up once per request (one statement); None
+    without a token. 401 for a bad or expired token, a deleted account, or a token issued before
+    the account's last password change."""
+    if claims is None:
+        return None
     user = session.get(User, claims.user_id)
     if user is None or user.token_version != claims.version:
         raise Unauthorized("Token is invalid or expired.")

@@ -17,6 +17,7 @@ from .api import api as rest_api
 from .api import articles, comments, docs, favorites, profiles, tags, users
 from .api import init_app as init_api
 from .extensions import init_db
+from .json_provider import OrjsonProvider
 
 # Keys that must never run in production.
 INSECURE_KEYS = frozenset({"", "dev", "change-me", "changeme", "secret", "development"})
@@ -30,7 +31,7 @@ def create_app(config: type[Config] = Config, overrides: Mapping[str, Any] | Non
     """
     # Named after the package (not this module): its instance folder and logger are the package's.
     app = Flask("webapp", instance_relative_config=True, static_folder=None)
-    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the schemas' field order
+    app.json = OrjsonProvider(app)  # keeps the schemas' field order
     app.config.from_mapping(load(config, overrides))
     os.makedirs(app.instance_path, exist_ok=True)
     app.config["SECRET_KEY"] = _secret_key(app)

@@ -71,6 +71,21 @@ def _claims() -> security.TokenClaims | None:
     return claims
 
 
+def reader_claims() -> security.TokenClaims | None:
+    """The claims of a validly signed token, None when anonymous; 401 for a malformed or expired
+    token. No account lookup: for reads whose own statement checks the token's version
+    (webapp.core.queries.READER_ROW)."""
+    return _claims()
+
+
+def required_claims() -> security.TokenClaims:
+    """As reader_claims, but a token is required: 401 without one."""
+    claims = _claims()
+    if claims is None:
+        raise Unauthorized("Authentication required.")
+    return claims
+
+
 def claimed_user_id() -> int | None:
     """The user id a validly signed token names, without looking the account up: for choosing a
     database (webapp/routing.py) before any statement runs, never for access control."""

@@ -12,7 +12,7 @@ from sqlalchemy import exc as sa_exc
 from webapp.core.database import prepare_engine
 from webapp.core.models import Base
 
-from . import routing
+from . import routing, transactions
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,14 @@ def _close_session(exc: BaseException | None) -> None:
 def init_db(app: Flask) -> None:
     """Bind Flask-SQLAlchemy and Flask-Migrate; engines are built here, none is connected."""
     routing.configure(app)
+    transactions.configure(app)
     db.init_app(app)
     migrate.init_app(app, db)
-    routing.init_app(app)
     # Registered after Flask-SQLAlchemy's, so it runs first (teardowns run in reverse).
     app.teardown_appcontext(_close_session)
     with app.app_context():
         for engine in db.engines.values():
             prepare_engine(engine)
+        transactions.init_app(app, db.engines)
+    # After transactions: its rerun of a read must see the replica marked down (routing's hooks).
+    routing.init_app(app)

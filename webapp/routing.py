@@ -15,7 +15,8 @@ before. How it decides, per request and without adding a SQL statement to any re
   replica's replayed one is served by the primary; other reads by the replica. The only per-read
   cost is one Redis GET for an authenticated caller.
 - A replica that fails a statement is marked down and the read is run again on the primary within
-  the same HTTP request (RoutingMiddleware); reads return to the replica after a probe succeeds.
+  the same HTTP request (webapp.transactions.RetryReads); reads return to the replica after a
+  probe succeeds.
   A replica more than REPLICA_MAX_LAG_SECONDS behind is treated as down, so nobody reads data
   older than that.
 """
@@ -27,7 +28,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,16 +39,16 @@ from sqlalchemy import exc as sa_exc
 
 from config import normalize_database_url
 
+from .transactions import ATTEMPT, READ_METHODS, RETRY_KEY, reading_engine
+
 log = logging.getLogger(__name__)
 
 REPLICA = "replica"
 PRIMARY = "primary"
-READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-# Keys in the WSGI environ: the route chosen for this request, a replica failure seen while serving
-# it, and the rerun of a read on the primary.
-ROUTE_KEY = "conduit.routing.route"
-FAILED_KEY = "conduit.routing.replica_failed"
+# Keys in the WSGI environ: the route chosen for this attempt at the request (a rerun chooses
+# again), and the rerun of a read on the primary after the replica failed it.
+ROUTE_KEY = ATTEMPT + "route"
 FORCE_PRIMARY_KEY = "conduit.routing.force_primary"
 COMMITTED_KEY = "conduit.routing.committed"
 WRITERS_KEY = "conduit.routing.writers"
@@ -284,7 +285,8 @@ def router() -> Router | None:
 
 
 class RoutingSession(Session):
-    """Flask-SQLAlchemy's session, sending a read-only request's statements to the replica."""
+    """Flask-SQLAlchemy's session: a read-only request's statements go to the replica when it is
+    routed there, and run in autocommit (webapp.transactions) wherever they go."""
 
     def get_bind(
         self,
@@ -293,46 +295,21 @@ class RoutingSession(Session):
         bind: sa.Engine | sa.Connection | None = None,
         **kwargs: Any,
     ) -> sa.Engine | sa.Connection:
-        """The replica engine for a request routed there, else Flask-SQLAlchemy's choice."""
-        if bind is None and has_request_context():
-            routes = router()
-            if routes is not None:
-                environ = request.environ
-                route = environ.get(ROUTE_KEY)
-                if route is None:
-                    route = environ[ROUTE_KEY] = routes.choose()
-                if route == REPLICA:
-                    return self._db.engines[REPLICA]
-        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
-
-
-class RoutingMiddleware:
-    """Runs a read again on the primary when the replica failed while serving it."""
-
-    def __init__(self, wsgi_app: Callable[..., Any], monitor: ReplicaMonitor) -> None:
-        self.wsgi_app = wsgi_app
-        self.monitor = monitor
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        self.monitor.start()  # lazily: a thread started before gunicorn forks would not survive
-        if environ.get("REQUEST_METHOD") not in READ_METHODS:
-            return self.wsgi_app(environ, start_response)
-        started: list[tuple[Any, ...]] = []
-
-        def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            started.append((status, headers, exc_info))
-            return lambda data: None  # the app never writes directly
-
-        body = self.wsgi_app(environ, hold)
-        if environ.get(FAILED_KEY):
-            if hasattr(body, "close"):
-                body.close()
-            for key in (ROUTE_KEY, FAILED_KEY):
-                environ.pop(key, None)
-            environ[FORCE_PRIMARY_KEY] = True
-            return self.wsgi_app(environ, start_response)
-        start_response(*started[0])
-        return body
+        """The engine for this statement: the request's route, autocommit for a read."""
+        chosen = super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
+        if bind is not None or not has_request_context() or not isinstance(chosen, sa.Engine):
+            return chosen
+        if request.method not in READ_METHODS:
+            return chosen
+        routes = router()
+        if routes is not None:
+            environ = request.environ
+            route = environ.get(ROUTE_KEY)
+            if route is None:
+                route = environ[ROUTE_KEY] = routes.choose()
+            if route == REPLICA:
+                chosen = self._db.engines[REPLICA]
+        return reading_engine(chosen)
 
 
 def _replica_error(context: sa.engine.ExceptionContext) -> None:
@@ -345,7 +322,8 @@ def _replica_error(context: sa.engine.ExceptionContext) -> None:
     ):
         return
     if has_request_context():
-        request.environ[FAILED_KEY] = True
+        request.environ[RETRY_KEY] = True
+        request.environ[FORCE_PRIMARY_KEY] = True
         routes = router()
         if routes is not None:
             routes.monitor.mark_down()
@@ -413,4 +391,5 @@ def init_app(app: Flask) -> None:
 
         event.listen(db.engines[REPLICA], "handle_error", _replica_error)
     app.after_request(_remember_writes)
-    app.wsgi_app = RoutingMiddleware(app.wsgi_app, routes.monitor)  # type: ignore[method-assign]
+    # Lazily, on the first request: a thread started before gunicorn forks would not survive.
+    app.before_request(routes.monitor.start)

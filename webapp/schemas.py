@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from marshmallow import (
@@ -11,10 +12,12 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
+    missing,
     pre_load,
     validate,
     validates_schema,
 )
+from marshmallow.decorators import POST_DUMP, PRE_DUMP
 
 
 class UTCDateTime(fields.DateTime):
@@ -23,9 +26,94 @@ class UTCDateTime(fields.DateTime):
     def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         if value is None:
             return None
-        # SQLite hands back naive datetimes; everything is stored in UTC.
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        # SQLite hands back naive datetimes; everything is stored in UTC. isoformat() truncates
+        # to milliseconds like the format always did, at a fraction of strftime's cost.
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value.isoformat(timespec="milliseconds") + "Z"
+
+
+# Field types whose dump returns a value of this exact type unchanged (None included).
+_UNCHANGED: dict[type[fields.Field[Any]], type] = {
+    fields.String: str,
+    fields.Integer: int,
+    fields.Boolean: bool,
+}
+# How ResponseSchema dumps a field: copy the value, dump a nested schema, copy a list of
+# strings, call the field's own _serialize with the value, or leave it all to marshmallow.
+_COPY, _NESTED, _NESTED_MANY, _STRINGS, _FIELD, _MARSHMALLOW = range(6)
+
+
+class ResponseSchema(Schema):
+    """A response body. Dumps exactly as marshmallow does, with less work per field.
+
+    marshmallow's Schema._serialize reaches every value through two layers of accessors
+    (Field.serialize, Schema.get_attribute, utils.get_value) and dumps nested schemas through
+    their full dump(). For a page of 20 articles that is about half the cost of the response. Here
+    each schema plans its fields once: a value is read with one getattr (or dict lookup), a value
+    that a String, Integer or Boolean field would return unchanged is copied, a nested schema
+    without dump hooks is serialized directly, and anything else goes through the field's own
+    _serialize. Missing values and every other case take marshmallow's path, so the output is
+    identical (tests/test_schemas.py compares both on the API's shapes).
+    """
+
+    @cached_property
+    def _dump_plan(self) -> tuple[tuple[str, str, int, Any, fields.Field[Any]], ...]:
+        """(attribute, key, how, helper, field) per dumped field, in order."""
+        plan = []
+        helper: Any
+        for name, field in self.dump_fields.items():
+            attribute = field.attribute or name
+            key = field.data_key if field.data_key is not None else name
+            kind = type(field)
+            if "." in attribute:
+                how, helper = _MARSHMALLOW, None  # a dotted path: marshmallow's accessor
+            elif kind in _UNCHANGED and not getattr(field, "as_string", False):
+                how, helper = _COPY, _UNCHANGED[kind]
+            elif (
+                isinstance(field, fields.Nested) and kind is fields.Nested and _plain(field.schema)
+            ):
+                how, helper = (_NESTED_MANY if field.many else _NESTED), field.schema
+            elif isinstance(field, fields.List) and type(field.inner) is fields.String:
+                how, helper = _STRINGS, None
+            else:
+                how, helper = _FIELD, None
+            plan.append((attribute, key, how, helper, field))
+        return tuple(plan)
+
+    def _serialize(self, obj: Any, *, many: bool = False) -> Any:
+        if many and obj is not None:
+            return [self._serialize(item) for item in obj]
+        if type(self).get_attribute is not Schema.get_attribute:
+            return super()._serialize(obj)
+        result: dict[str, Any] = {}
+        mapping = type(obj) is dict
+        for attribute, key, how, helper, field in self._dump_plan:
+            value: Any = (
+                obj.get(attribute, missing) if mapping else getattr(obj, attribute, missing)
+            )
+            if value is missing or how == _MARSHMALLOW:
+                value = field.serialize(attribute, obj, accessor=self.get_attribute)
+                if value is not missing:
+                    result[key] = value
+                continue
+            if how == _COPY and (value is None or type(value) is helper):
+                result[key] = value
+            elif how == _NESTED and value is not None and not helper.many:
+                result[key] = helper._serialize(value)
+            elif how == _NESTED_MANY and value is not None:
+                result[key] = [helper._serialize(item) for item in value]
+            elif how == _STRINGS and type(value) is list and all(type(v) is str for v in value):
+                result[key] = list(value)
+            else:
+                result[key] = field._serialize(value, attribute, obj)
+        return result
+
+
+def _plain(schema: Schema) -> bool:
+    """A nested schema ResponseSchema may serialize directly: its own kind, no dump hooks."""
+    hooks = schema._hooks
+    return isinstance(schema, ResponseSchema) and not hooks[PRE_DUMP] and not hooks[POST_DUMP]
 
 
 class LowerEmail(fields.Email):
@@ -68,7 +156,7 @@ def envelope(
     many: bool = False,
     count: bool | None = None,
     name: str | None = None,
-    base: type[Schema] = Schema,
+    base: type[Schema] = ResponseSchema,
 ) -> type[Schema]:
     """Wrap a schema as {key: ...}, or a page {key: [...], keyCount: n} when many (like Page[T]).
 
@@ -109,7 +197,7 @@ EMAIL = validate.Length(max=254)
 # --- health ------------------------------------------------------------------------------------
 
 
-class HealthSchema(Schema):
+class HealthSchema(ResponseSchema):
     """Liveness or readiness of the service."""
 
     status = fields.String(required=True, metadata={"example": "ok"})
@@ -165,7 +253,7 @@ class UpdateUserSchema(UpdateSchema):
         return data
 
 
-class UserSchema(Schema):
+class UserSchema(ResponseSchema):
     """User: the account as its owner sees it, with the access token to use (filled by the view)."""
 
     email = fields.String(required=True)
@@ -223,7 +311,7 @@ MAX_OFFSET = 2**31 - 1
 # --- profiles ------------------------------------------------------------------------------------
 
 
-class ProfileSchema(Schema):
+class ProfileSchema(ResponseSchema):
     """Profile: a user as others see them; `following` is the reader's relation to them."""
 
     username = fields.String(required=True)
@@ -256,7 +344,7 @@ class UpdateArticleSchema(UpdateSchema):
     tag_list = fields.List(TagName(), data_key="tagList", validate=TAG_LIST)
 
 
-class ArticleSchema(Schema):
+class ArticleSchema(ResponseSchema):
     """Article: with its author's profile and the reader's favorite state."""
 
     slug = fields.String(required=True)
@@ -321,7 +409,7 @@ class NewCommentSchema(RequestSchema):
     body = fields.String(required=True, validate=COMMENT_BODY)
 
 
-class CommentSchema(Schema):
+class CommentSchema(ResponseSchema):
     """Comment: with its author's profile as the reader sees it."""
 
     id = fields.Integer(required=True)

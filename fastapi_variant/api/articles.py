@@ -15,7 +15,7 @@ from webapp.core.errors import Forbidden, NotFound
 from webapp.core.models import Article, Favorite, utcnow
 from webapp.core.writes import insert_ignore, new_slug, set_tags
 
-from ..deps import CurrentUser, CurrentUserId, ReaderId, SessionDep
+from ..deps import CurrentUser, ReaderClaims, ReaderId, RequiredClaims, SessionDep
 from ..routing import SafeRoute
 from ..schemas import (
     MAX_OFFSET,
@@ -76,7 +76,7 @@ def _article(session: Session, slug: str, reader_id: int | None) -> ArticleEnvel
 @router.get("/articles")
 def list_articles(
     session: SessionDep,
-    reader_id: ReaderId,
+    reader: ReaderClaims,
     tag: Annotated[TagName | None, Query()] = None,
     author: Annotated[str | None, Query()] = None,
     favorited: Annotated[str | None, Query()] = None,
@@ -86,7 +86,7 @@ def list_articles(
     """Newest articles first, filtered by tag, author and favorited (all exact, combinable)."""
     page = queries.articles_page(
         session,
-        reader_id,
+        reader,
         limit=limit,
         offset=offset,
         tag=tag,
@@ -98,10 +98,10 @@ def list_articles(
 
 @router.get("/articles/feed")
 def feed(
-    session: SessionDep, reader_id: CurrentUserId, limit: Limit = 20, offset: Offset = 0
+    session: SessionDep, reader: RequiredClaims, limit: Limit = 20, offset: Offset = 0
 ) -> ArticlePage[ArticleListItem]:
     """Newest articles by authors the reader follows."""
-    return _page(queries.feed_page(session, reader_id, limit=limit, offset=offset))
+    return _page(queries.feed_page(session, reader, limit=limit, offset=offset))
 
 
 @router.post("/articles", status_code=201)

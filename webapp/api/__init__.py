@@ -59,13 +59,15 @@ class Parser(FlaskParser):
 
 
 F = TypeVar("F", bound=Callable[..., Any])
-Caller = Literal["user", "user_id", "reader_id"]
+Caller = Literal["user", "user_id", "reader_id", "claims", "reader_claims"]
 
 # The caller a Token-guarded view receives, resolved by webapp.auth (the one place tokens are read).
 CALLERS: dict[Caller, Callable[[], Any]] = {
     "user": auth.require_user,
     "user_id": auth.require_user_id,
     "reader_id": auth.reader_id,
+    "claims": auth.required_claims,
+    "reader_claims": auth.reader_claims,
 }
 
 
@@ -93,12 +95,14 @@ class Blueprint(flask_smorest.Blueprint):
 
         caller "user" (the account) or "user_id" (its id, no account load): a token is required,
         anonymous calls are 401. caller "reader_id": the token is optional, the view gets the
-        reader's id or None. A bad token is 401 either way. Place it right under the route
-        decorator so it runs before the body and query are parsed.
+        reader's id or None. A bad token is 401 either way. "claims" and "reader_claims" are
+        "user_id" and "reader_id" without the account lookup: the view gets the token's claims
+        and its statement must check them (webapp.core.queries.READER_ROW). Place it right under
+        the route decorator so it runs before the body and query are parsed.
         """
         resolve = CALLERS[caller]
         security: list[dict[str, list[str]]] = [{"Token": []}]
-        if caller == "reader_id":
+        if caller in ("reader_id", "reader_claims"):
             security.insert(0, {})
 
         def decorator(view: F) -> F:

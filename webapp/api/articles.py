@@ -6,6 +6,7 @@ from typing import Any
 
 from webapp.core import queries
 from webapp.core.models import Article, User, utcnow
+from webapp.core.security import TokenClaims
 from webapp.core.writes import new_slug, set_tags
 
 from ..errors import Forbidden
@@ -34,23 +35,23 @@ def _page(page: queries.Page) -> dict[str, Any]:
 
 
 @blp.get("/articles")
-@blp.token_auth("reader_id")
+@blp.token_auth("reader_claims")
 @blp.arguments(ArticleFilterArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, ArticlePage)
 @blp.errors(422)
-def list_articles(reader_id: int | None, **args: Any) -> dict[str, Any]:
+def list_articles(reader: TokenClaims | None, **args: Any) -> dict[str, Any]:
     """Newest articles first, filtered by tag, author and favorited (all exact, combinable)."""
-    return _page(queries.articles_page(db.session, reader_id, **args))
+    return _page(queries.articles_page(db.session, reader, **args))
 
 
 @blp.get("/articles/feed")
-@blp.token_auth("user_id")
+@blp.token_auth("claims")
 @blp.arguments(PageArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, ArticlePage)
 @blp.errors(422)
-def feed(reader_id: int, **args: Any) -> dict[str, Any]:
+def feed(reader: TokenClaims, **args: Any) -> dict[str, Any]:
     """Newest articles by authors the reader follows."""
-    return _page(queries.feed_page(db.session, reader_id, **args))
+    return _page(queries.feed_page(db.session, reader, **args))
 
 
 @blp.post("/articles")

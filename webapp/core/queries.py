@@ -24,8 +24,9 @@ from sqlalchemy import (
 )
 
 from .database import AnySession
-from .errors import NotFound, Unprocessable
+from .errors import NotFound, Unauthorized, Unprocessable
 from .models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User, username_key
+from .security import TokenClaims
 
 # Joins an article's tag names into one column; tag names cannot contain control characters
 # (schemas.TagName), so the unit separator never occurs inside a name.
@@ -176,6 +177,14 @@ FILTERS: dict[str, ColumnElement[bool]] = {
     ),
     "feed": Article.author_id.in_(select(Follow.followed_id).where(Follow.follower_id == READER)),
 }
+# The reader's account, matched on id and token version: joined into a signed-in page, it leaves
+# the statement without rows when the token is revoked or the account gone, so the page checks
+# the token in the same round trip instead of looking the account up first.
+READER_ROW = (
+    select(User.id)
+    .where(User.id == READER, User.token_version == bindparam("token_version", type_=Integer))
+    .subquery("reader")
+)
 
 
 @cache
@@ -186,7 +195,7 @@ def _page_statement(signed_in: bool, filters: tuple[str, ...]) -> Select[Any]:
     there, so a deep page skips index entries instead of computing tags and counts for every
     skipped row; only the ids kept get their columns, tags and the reader's facts. The page hangs
     off the one-row total by a LEFT JOIN: past the end the statement still answers one row, with
-    the total and no article.
+    the total and no article. Signed in, the reader's row is joined too (READER_ROW).
     """
     conditions = [FILTERS[name] for name in filters]
     total = (select(func.count().label("total")).select_from(Article).where(*conditions)).subquery(
@@ -203,7 +212,7 @@ def _page_statement(signed_in: bool, filters: tuple[str, ...]) -> Select[Any]:
     columns = _article_columns(READER if signed_in else None, body=False)
     return (
         select(*columns, total.c.total)
-        .select_from(total)
+        .select_from(total.join(READER_ROW, true()) if signed_in else total)
         .outerjoin(ids, true())
         .outerjoin(Article, Article.id == ids.c.id)
         .outerjoin(User, User.id == Article.author_id)
@@ -213,23 +222,28 @@ def _page_statement(signed_in: bool, filters: tuple[str, ...]) -> Select[Any]:
 
 def _page(
     session: AnySession,
-    reader_id: int | None,
+    reader: TokenClaims | None,
     filters: tuple[str, ...],
     values: dict[str, str],
     limit: int,
     offset: int,
 ) -> Page:
-    """One page of the articles matching the named FILTERS (given their values), and the total."""
-    statement = _page_statement(reader_id is not None, filters)
-    params = {"reader_id": reader_id, **values, "limit": limit, "offset": offset}
+    """One page of the articles matching the named FILTERS (given their values), and the total;
+    401 when the reader's token is revoked or their account gone."""
+    statement = _page_statement(reader is not None, filters)
+    params = {**values, "limit": limit, "offset": offset}
+    if reader is not None:
+        params.update(reader_id=reader.user_id, token_version=reader.version)
     rows = session.execute(statement, params).all()
+    if not rows:  # only a signed-in page has no row at all: READER_ROW matched nothing
+        raise Unauthorized("Token is invalid or expired.")
     # Past the end (or with no match) the one row carries the total and no article.
     return Page([_view(row) for row in rows if row.slug is not None], rows[0].total)
 
 
 def articles_page(
     session: AnySession,
-    reader_id: int | None,
+    reader: TokenClaims | None,
     *,
     limit: int,
     offset: int,
@@ -237,15 +251,16 @@ def articles_page(
     author: str | None = None,
     favorited: str | None = None,
 ) -> Page:
-    """Articles matching every given filter (exact tag, author username, favorited by username)."""
+    """Articles matching every given filter (exact tag, author username, favorited by username),
+    as the token's reader (checked in the same statement) or an anonymous one sees them."""
     given = {"tag": tag, "author": author, "favorited": favorited}
     values = {name: value for name, value in given.items() if value is not None}
-    return _page(session, reader_id, tuple(values), values, limit, offset)
+    return _page(session, reader, tuple(values), values, limit, offset)
 
 
-def feed_page(session: AnySession, reader_id: int, *, limit: int, offset: int) -> Page:
-    """Articles by authors the reader follows, newest first."""
-    return _page(session, reader_id, ("feed",), {}, limit, offset)
+def feed_page(session: AnySession, reader: TokenClaims, *, limit: int, offset: int) -> Page:
+    """Articles by authors the token's reader follows, newest first (the token checked too)."""
+    return _page(session, reader, ("feed",), {}, limit, offset)
 
 
 @cache

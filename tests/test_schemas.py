@@ -1,0 +1,90 @@
+"""ResponseSchema dumps exactly what marshmallow's own Schema._serialize dumps, on the API's
+response shapes and on the cases its shortcuts must hand back to marshmallow."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from marshmallow import Schema, fields
+
+from webapp import schemas
+from webapp.core.queries import ArticleView, CommentView, ProfileView
+
+text = st.text(max_size=12)
+moments = st.datetimes(
+    min_value=datetime(1970, 1, 2), max_value=datetime(2200, 1, 1), timezones=st.none()
+) | st.datetimes(
+    min_value=datetime(1970, 1, 2),
+    max_value=datetime(2200, 1, 1),
+    timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
+)
+profiles = st.builds(ProfileView, text, text, text, st.booleans())
+articles = st.builds(
+    ArticleView,
+    slug=text,
+    title=text,
+    description=text,
+    tag_list=st.lists(text, max_size=4),
+    created_at=moments,
+    updated_at=moments,
+    favorited=st.booleans(),
+    favorites_count=st.integers(min_value=0, max_value=10**6),
+    author=profiles,
+    body=st.none() | text,
+)
+comments = st.builds(CommentView, st.integers(1, 10**9), moments, moments, text, profiles)
+
+
+def marshmallow_dump(schema: Schema, obj: object, monkeypatch: pytest.MonkeyPatch) -> object:
+    """What marshmallow itself dumps: ResponseSchema's fast path switched off at every level."""
+    with monkeypatch.context() as patch:
+        patch.setattr(schemas.ResponseSchema, "_serialize", Schema._serialize)
+        return schema.dump(obj)
+
+
+@settings(max_examples=60, deadline=None)
+@given(page=st.lists(articles, max_size=5), total=st.integers(0, 10**6), one=articles)
+def test_articles_dump_as_marshmallow_does(page, total, one):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        listing = schemas.ArticlePage()
+        payload = {"articles": page, "articlesCount": total}
+        assert listing.dump(payload) == marshmallow_dump(listing, payload, monkeypatch)
+        single = schemas.ArticleResponse()
+        envelope = {"article": one}
+        assert single.dump(envelope) == marshmallow_dump(single, envelope, monkeypatch)
+
+
+@settings(max_examples=40, deadline=None)
+@given(listed=st.lists(comments, max_size=4), profile=profiles)
+def test_comments_and_profiles_dump_as_marshmallow_does(listed, profile):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        schema = schemas.CommentList()
+        payload = {"comments": listed}
+        assert schema.dump(payload) == marshmallow_dump(schema, payload, monkeypatch)
+        one = schemas.ProfileResponse()
+        assert one.dump({"profile": profile}) == marshmallow_dump(
+            one, {"profile": profile}, monkeypatch
+        )
+
+
+def test_dates_are_utc_milliseconds_with_z():
+    field = schemas.UTCDateTime()
+    aware = datetime(2026, 11, 25, 12, 34, 56, 789999, tzinfo=timezone(timedelta(hours=2)))
+    assert field.serialize("at", {"at": aware}) == "2026-11-25T10:34:56.789Z"
+    naive = datetime(2026, 11, 25, 12, 34, 56)  # SQLite's: stored in UTC
+    assert field.serialize("at", {"at": naive}) == "2026-11-25T12:34:56.000Z"
+
+
+def test_values_the_shortcuts_do_not_cover_go_through_marshmallow(monkeypatch):
+    class Odd(schemas.ResponseSchema):
+        count = fields.Integer()  # given a string: marshmallow turns it into an int
+        name = fields.String(dump_default="anonymous")  # missing: the default
+        nested = fields.String(attribute="inner.value")  # a dotted path
+        flag = fields.Boolean()  # given 1: marshmallow's truthy set
+
+    obj = {"count": "7", "inner": {"value": "deep"}, "flag": 1}
+    assert Odd().dump(obj) == {"count": 7, "name": "anonymous", "nested": "deep", "flag": True}
+    assert Odd().dump(obj) == marshmallow_dump(Odd(), obj, monkeypatch)
