@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -509,6 +510,48 @@ def test_feed_has_articles_of_followed_authors_only(client, make_user, make_arti
     ]
     past_end = client.get("/api/articles/feed?offset=5", headers=bob["headers"]).get_json()
     assert past_end == {"articles": [], "articlesCount": 2}
+
+
+def test_feed_pages_merge_followed_authors_newest_first_ties_by_id(
+    client, make_user, make_article, app
+):
+    jake = make_user("jake")
+    ann = make_user("ann")
+    bob = make_user("bob")
+    reader = make_user("reader")
+    # Published in this order, so ids interleave the two followed authors: (name, author, day).
+    published = [
+        ("j1", jake, 1),
+        ("a1", ann, 1),
+        ("j2", jake, 3),
+        ("a2", ann, 3),
+        ("j3", jake, 3),
+        ("a3", ann, 2),
+        ("b1", bob, 9),  # the newest of all, by an author the reader does not follow
+    ]
+    slug = {name: make_article(author)["slug"] for name, author, _ in published}
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with app.app_context():
+        for name, _, day in published:
+            stamp = start + timedelta(days=day)
+            db.session.execute(
+                db.update(Article).filter_by(slug=slug[name]).values(created_at=stamp)
+            )
+        db.session.commit()
+    for name in ("jake", "ann"):
+        client.post(f"/api/profiles/{name}/follow", headers=reader["headers"])
+    # Another reader's follow must not leak into this reader's feed.
+    client.post("/api/profiles/bob/follow", headers=ann["headers"])
+    # Newest first; equal times (day 3 across both authors, then day 1) by id, the newest first.
+    expected = [slug[name] for name in ("j3", "a2", "j2", "a3", "a1", "j1")]
+    for limit in (1, 2, 4, 20):
+        for offset in range(8):
+            query = {"limit": limit, "offset": offset}
+            page = client.get("/api/articles/feed", query_string=query, headers=reader["headers"])
+            assert slugs(page) == expected[offset : offset + limit], query
+            assert page.get_json()["articlesCount"] == len(expected), query
+    past_end = client.get("/api/articles/feed?offset=100", headers=reader["headers"]).get_json()
+    assert past_end == {"articles": [], "articlesCount": len(expected)}
 
 
 def test_feed_requires_auth(client):

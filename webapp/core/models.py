@@ -156,9 +156,10 @@ class Article(Timestamped, Base):
     # No AUTOINCREMENT (unlike users and comments): article ids never leave the database (slugs
     # name articles) and every row that refers to one is deleted with it, so reuse is harmless.
     __table_args__ = (
-        # Lists: newest first, id breaks ties; the author index serves profile lists and the feed.
+        # Lists: newest first, id breaks ties; the author index serves profile lists and the feed,
+        # in the same order per author, so the feed takes each author's newest rows off it.
         Index("ix_articles_created_at_id", "created_at", "id"),
-        Index("ix_articles_author_id_created_at", "author_id", "created_at"),
+        Index("ix_articles_author_id_created_at_id", "author_id", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

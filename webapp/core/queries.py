@@ -175,7 +175,6 @@ FILTERS: dict[str, ColumnElement[bool]] = {
         .join(User, User.id == Favorite.user_id)
         .where(User.username == bindparam("favorited"))
     ),
-    "feed": Article.author_id.in_(select(Follow.followed_id).where(Follow.follower_id == READER)),
 }
 # The reader's account, matched on id and token version: joined into a signed-in page, it leaves
 # the statement without rows when the token is revoked or the account gone, so the page checks
@@ -187,15 +186,29 @@ READER_ROW = (
 )
 
 
+def _hung_off_total(total: Any, ids: Any, signed_in: bool) -> Select[Any]:
+    """The page's articles, with their columns, tags and the reader's facts, hung off the one-row
+    total by a LEFT JOIN: past the end the statement still answers one row, with the total and no
+    article. Signed in, the reader's row is joined too (READER_ROW): no row at all then means the
+    token is no longer valid."""
+    columns = _article_columns(READER if signed_in else None, body=False)
+    return (
+        select(*columns, total.c.total)
+        .select_from(total.join(READER_ROW, true()) if signed_in else total)
+        .outerjoin(ids, true())
+        .outerjoin(Article, Article.id == ids.c.id)
+        .outerjoin(User, User.id == Article.author_id)
+        .order_by(Article.created_at.desc(), Article.id.desc())
+    )
+
+
 @cache
 def _page_statement(signed_in: bool, filters: tuple[str, ...]) -> Select[Any]:
     """The page (newest first, ties by id) and the total, one statement even past the end.
 
     The page's ids are picked first from the (created_at, id) index, OFFSET and LIMIT applied
     there, so a deep page skips index entries instead of computing tags and counts for every
-    skipped row; only the ids kept get their columns, tags and the reader's facts. The page hangs
-    off the one-row total by a LEFT JOIN: past the end the statement still answers one row, with
-    the total and no article. Signed in, the reader's row is joined too (READER_ROW).
+    skipped row; only the ids kept get their columns, tags and the reader's facts.
     """
     conditions = [FILTERS[name] for name in filters]
     total = (select(func.count().label("total")).select_from(Article).where(*conditions)).subquery(
@@ -209,33 +222,65 @@ def _page_statement(signed_in: bool, filters: tuple[str, ...]) -> Select[Any]:
         .offset(bindparam("offset", type_=Integer))
         .subquery("page")
     )
-    columns = _article_columns(READER if signed_in else None, body=False)
-    return (
-        select(*columns, total.c.total)
-        .select_from(total.join(READER_ROW, true()) if signed_in else total)
-        .outerjoin(ids, true())
-        .outerjoin(Article, Article.id == ids.c.id)
-        .outerjoin(User, User.id == Article.author_id)
-        .order_by(Article.created_at.desc(), Article.id.desc())
+    return _hung_off_total(total, ids, signed_in)
+
+
+@cache
+def _feed_statement(lateral: bool) -> Select[Any]:
+    """The feed's page and total in one statement, reached from the reader's follows.
+
+    The page and the total read only the followed authors' entries of the (author_id,
+    created_at, id) index, never the whole table. With LATERAL (PostgreSQL) each followed author
+    offers just its newest limit + offset articles, all the page can need from it, so the cost is
+    bounded by followed authors x (limit + offset); SQLite has no LATERAL and sorts every article
+    of the followed authors instead. Results are the same: newest first, ties by id.
+    """
+    limit = bindparam("limit", type_=Integer)
+    offset = bindparam("offset", type_=Integer)
+    total = (
+        select(func.count().label("total"))
+        .select_from(Follow)
+        .join(Article, Article.author_id == Follow.followed_id)
+        .where(Follow.follower_id == READER)
+    ).subquery("total")
+    if lateral:
+        newest = (
+            select(Article.id, Article.created_at)
+            .where(Article.author_id == Follow.followed_id)
+            .order_by(Article.created_at.desc(), Article.id.desc())
+            .limit(limit + offset)
+            .correlate(Follow)
+            .lateral("newest")
+        )
+        candidates = select(newest.c.id, newest.c.created_at).join_from(Follow, newest, true())
+    else:
+        candidates = select(Article.id, Article.created_at).join_from(
+            Follow, Article, Article.author_id == Follow.followed_id
+        )
+    picked = candidates.selected_columns
+    ids = (
+        candidates.where(Follow.follower_id == READER)
+        .order_by(picked.created_at.desc(), picked.id.desc())
+        .limit(limit)
+        .offset(offset)
+        .subquery("page")
     )
+    return _hung_off_total(total, ids, signed_in=True)
 
 
 def _page(
     session: AnySession,
+    statement: Select[Any],
     reader: TokenClaims | None,
-    filters: tuple[str, ...],
-    values: dict[str, str],
-    limit: int,
-    offset: int,
+    values: dict[str, Any],
 ) -> Page:
-    """One page of the articles matching the named FILTERS (given their values), and the total;
-    401 when the reader's token is revoked or their account gone."""
-    statement = _page_statement(reader is not None, filters)
-    params = {**values, "limit": limit, "offset": offset}
+    """Run a page statement: its articles and total; 401 when the reader's token is revoked or
+    their account gone (READER_ROW matched nothing, so there is no row at all)."""
+    params = dict(values)
     if reader is not None:
         params.update(reader_id=reader.user_id, token_version=reader.version)
     rows = session.execute(statement, params).all()
-    if not rows:  # only a signed-in page has no row at all: READER_ROW matched nothing
+    if not rows:
         raise Unauthorized("Token is invalid or expired.")
     # Past the end (or with no match) the one row carries the total and no article.
     return Page([_view(row) for row in rows if row.slug is not None], rows[0].total)
@@ -255,12 +300,15 @@ def articles_page(
     as the token's reader (checked in the same statement) or an anonymous one sees them."""
     given = {"tag": tag, "author": author, "favorited": favorited}
     values = {name: value for name, value in given.items() if value is not None}
-    return _page(session, reader, tuple(values), values, limit, offset)
+    statement = _page_statement(reader is not None, tuple(values))
+    return _page(session, statement, reader, {**values, "limit": limit, "offset": offset})
 
 
 def feed_page(session: AnySession, reader: TokenClaims, *, limit: int, offset: int) -> Page:
     """Articles by authors the token's reader follows, newest first (the token checked too)."""
-    return _page(session, reader, ("feed",), {}, limit, offset)
+    # One statement per dialect: LATERAL where the database has it (see _feed_statement).
+    statement = _feed_statement(session.get_bind().dialect.name == "postgresql")
+    return _page(session, statement, reader, {"limit": limit, "offset": offset})
 
 
 @cache
