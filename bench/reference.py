@@ -22,10 +22,12 @@ from urllib.parse import parse_qs
 import jwt
 import psycopg
 
-# One statement: the page with author, tags and the reader's flags, plus the total (an initplan,
-# computed once). %(feed)s limits it to authors the reader follows.
+# One statement: the page with author, tags and the reader's flags, plus the total and the
+# reader's current token version (initplans, computed once). %(feed)s limits it to authors the
+# reader follows.
 PAGE_SQL = """
-SELECT a.slug, a.title, a.description, a.created_at, a.updated_at,
+SELECT (SELECT token_version FROM users WHERE id = %(reader)s) AS reader_version,
+       a.slug, a.title, a.description, a.created_at, a.updated_at,
        ARRAY(SELECT t.name FROM article_tags at JOIN tags t ON t.id = at.tag_id
              WHERE at.article_id = a.id ORDER BY t.name) AS tag_list,
        EXISTS (SELECT 1 FROM favorites f
@@ -83,8 +85,9 @@ def error(start_response: StartResponse, status: str, message: str) -> Iterable[
     return respond(start_response, status, {"errors": {"body": [message]}})
 
 
-def reader_id(environ: dict[str, Any]) -> int | None:
-    """The token's user id; None without a token. Raises jwt errors for a bad one."""
+def reader_claims(environ: dict[str, Any]) -> tuple[int, int] | None:
+    """The token's user id and token version; None without a token. Raises jwt errors for a
+    bad one."""
     header = environ.get("HTTP_AUTHORIZATION", "")
     if not header:
         return None
@@ -97,7 +100,7 @@ def reader_id(environ: dict[str, Any]) -> int | None:
         algorithms=["HS256"],
         options={"require": ["exp", "sub"]},
     )
-    return int(claims["sub"])
+    return int(claims["sub"]), int(claims.get("ver", 0))
 
 
 def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -109,9 +112,10 @@ def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byte
     ):
         return error(start_response, "404 NOT FOUND", "Not found.")
     try:
-        reader = reader_id(environ)
+        claims = reader_claims(environ)
     except (jwt.PyJWTError, ValueError):
         return error(start_response, "401 UNAUTHORIZED", "Token is invalid or expired.")
+    reader, version = claims if claims is not None else (None, None)
     feed = path.endswith("/feed")
     if feed and reader is None:
         return error(start_response, "401 UNAUTHORIZED", "Authentication required.")
@@ -124,6 +128,10 @@ def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byte
 
     params = {"reader": reader, "feed": feed, "limit": limit, "offset": offset}
     rows = connection().execute(PAGE_SQL, params).fetchall()
+    # Revoked tokens and deleted accounts are refused, as the app does (checked only when the
+    # page has rows: bench-only code).
+    if reader is not None and rows and rows[0][0] != version:
+        return error(start_response, "401 UNAUTHORIZED", "Token is invalid or expired.")
     articles = [
         {
             "slug": slug,
@@ -142,6 +150,7 @@ def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[byte
             },
         }
         for (
+            _reader_version,
             slug,
             title,
             description,

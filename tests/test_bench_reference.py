@@ -72,3 +72,15 @@ def test_reference_rejects_what_it_does_not_serve(reference_client):
     assert reference_client.get("/api/tags").status_code == 404
     bad = {"Authorization": "Token not-a-jwt"}
     assert reference_client.get("/api/articles", headers=bad).status_code == 401
+
+
+def test_reference_refuses_a_revoked_token_as_the_app_does(
+    client, reference_client, reader_and_articles
+):
+    # The reference does the app's work: the token's version is checked in its one statement.
+    old = reader_and_articles["headers"]
+    change = {"user": {"password": "a-new-password-123"}}
+    assert client.put("/api/user", json=change, headers=old).status_code == 200
+    for path in ("/api/articles?limit=20", "/api/articles/feed?limit=20"):
+        assert client.get(path, headers=old).status_code == 401
+        assert reference_client.get(path, headers=old).status_code == 401
