@@ -80,6 +80,14 @@ class Blueprint(flask_smorest.Blueprint):
 
     ARGUMENTS_PARSER = Parser()
 
+    def arguments(self, schema: Any, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        """flask-smorest's arguments, given a schema instance made once here: handed a class,
+        webargs would build (and deep-copy the fields of) a new instance on every request."""
+        if isinstance(schema, type):
+            schema = schema()
+        decorator: Callable[[F], F] = super().arguments(schema, *args, **kwargs)
+        return decorator
+
     def errors(self, *statuses: int) -> Callable[[F], F]:
         """Document the error statuses a view can answer with (GenericErrorModel bodies)."""
 
