@@ -1,0 +1,114 @@
+"""How requests use their connection on PostgreSQL (webapp/transactions.py): reads in
+autocommit (no BEGIN, no ROLLBACK), writes in one transaction; after the database drops every
+connection, the next read is run again on a fresh one and the next write is pinged first."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from webapp.extensions import db
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def autocommit_seen(app: Flask) -> Iterator[list[bool]]:
+    """For every statement the app sends: was its connection in autocommit?"""
+    seen: list[bool] = []
+
+    def record(conn: Any, *args: Any) -> None:
+        seen.append(conn.connection.dbapi_connection.autocommit)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def drop_the_apps_connections(database_url: str) -> int:
+    """What a database restart does to the pool: every other session of the database ends."""
+    url = make_url(database_url).set(drivername="postgresql")
+    with psycopg.connect(url.render_as_string(hide_password=False), autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchall()
+    return len(rows)
+
+
+def test_reads_run_in_autocommit_and_writes_in_a_transaction(
+    client, make_user, make_article, autocommit_seen
+):
+    jake = make_user("jake")
+    slug = make_article(jake, "Autocommit")["slug"]
+    autocommit_seen.clear()
+    for path in ("/api/articles", "/api/articles/feed", f"/api/articles/{slug}", "/api/user"):
+        assert client.get(path, headers=jake["headers"]).status_code == 200
+    assert autocommit_seen
+    assert all(autocommit_seen)
+
+    autocommit_seen.clear()
+    comment = {"comment": {"body": "in one transaction"}}
+    response = client.post(f"/api/articles/{slug}/comments", json=comment, headers=jake["headers"])
+    assert response.status_code == 200
+    assert autocommit_seen
+    assert not any(autocommit_seen)
+
+
+def test_a_read_whose_connection_died_runs_again_on_a_fresh_one(
+    client, make_user, make_article, database_url, caplog
+):
+    jake = make_user("jake")
+    make_article(jake, "Survives a restart")
+    assert client.get("/api/articles", headers=jake["headers"]).status_code == 200
+    assert drop_the_apps_connections(database_url) >= 1
+
+    with caplog.at_level(logging.INFO, logger="webapp.transactions"):
+        response = client.get("/api/articles", headers=jake["headers"])
+    assert response.status_code == 200
+    assert response.get_json()["articles"][0]["title"] == "Survives a restart"
+    assert "ran again after a connection failure" in caplog.text
+
+
+def test_a_write_after_the_connections_died_is_pinged_and_succeeds(
+    client, make_user, make_article, database_url, caplog
+):
+    jake = make_user("jake")
+    slug = make_article(jake, "Pinged")["slug"]
+    assert drop_the_apps_connections(database_url) >= 1
+
+    with caplog.at_level(logging.INFO, logger="webapp.transactions"):
+        response = client.post(f"/api/articles/{slug}/favorite", headers=jake["headers"])
+    assert response.status_code == 200
+    assert response.get_json()["article"]["favoritesCount"] == 1
+    assert "ran again" not in caplog.text  # a write is never run twice
+
+
+def test_a_read_is_run_again_at_most_once(client, make_user, database_url, monkeypatch):
+    # Both attempts find a dead connection: the second failure is the answer, a 503.
+    jake = make_user("jake")
+    calls = []
+    from webapp.core import queries
+
+    real = queries.articles_page
+
+    def dying(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        db.session.connection()  # this attempt's connection, fresh on the rerun ...
+        drop_the_apps_connections(database_url)  # ... dropped before its statement
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(queries, "articles_page", dying)
+    response = client.get("/api/articles", headers=jake["headers"])
+    assert response.status_code == 503
+    assert response.get_json()["errors"]["body"]
+    assert len(calls) == 2
