@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, current_app, has_request_context, request
-from sqlalchemy import Engine, event
+from sqlalchemy import Dialect, Engine, event
 from sqlalchemy import exc as sa_exc
 
 log = logging.getLogger(__name__)
@@ -51,22 +51,21 @@ def reading_engine(engine: Engine) -> Engine:
     return twins.get(engine, engine)
 
 
-def _ping_writes(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-    """Test a pooled connection before a write (or CLI work) uses it; the pool replaces a dead one.
+def _write_pinger(dialect: Dialect) -> Callable[[Any, Any, Any], None]:
+    """A pool checkout hook that tests a connection before a write (or CLI work) uses it."""
 
-    Raising DisconnectionError in a checkout hook makes the pool discard the connection and
-    check out another (SQLAlchemy's pessimistic disconnect handling).
-    """
-    if is_read_request():
-        return  # reads are retried instead (RetryReads): no extra round trip
-    try:
-        cursor = dbapi_connection.cursor()
+    def ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if is_read_request():
+            return  # reads are run again instead (RetryReads): no extra round trip
         try:
-            cursor.execute("SELECT 1")
-        finally:
-            cursor.close()
-    except Exception as error:  # any failure of the probe means this connection is unusable
-        raise sa_exc.DisconnectionError(str(error)) from error
+            # The dialect's own ping, as pool_pre_ping uses: one SELECT 1, outside any transaction.
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:  # any failure of the probe means this connection is unusable
+            # DisconnectionError in a checkout hook makes the pool discard this connection and
+            # check out another (SQLAlchemy's pessimistic disconnect handling).
+            raise sa_exc.DisconnectionError(str(error)) from error
+
+    return ping
 
 
 def _mark_dead_connection(context: Any) -> None:
@@ -127,7 +126,7 @@ def init_app(app: Flask, engines: Mapping[Any, Engine]) -> None:
             continue
         twins[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
         if app.extensions.get(PING_WRITES):
-            event.listen(engine.pool, "checkout", _ping_writes)
+            event.listen(engine.pool, "checkout", _write_pinger(engine.dialect))
         event.listen(engine, "handle_error", _mark_dead_connection)
     app.extensions[EXTENSION] = twins
     app.wsgi_app = RetryReads(app.wsgi_app)  # type: ignore[method-assign]
