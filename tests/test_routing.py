@@ -310,3 +310,22 @@ def test_a_remembered_position_only_grows_and_expires(monkeypatch: pytest.Monkey
     later = time.monotonic() + 61
     monkeypatch.setattr(time, "monotonic", lambda: later)
     assert store.position(7) is None
+
+
+@pytest.mark.postgres
+def test_the_replica_engine_has_the_primarys_engine_options(database_url, _schema):
+    # Pool size, prepared statements (off behind PgBouncer) and timeouts apply to the replica
+    # too: a bind named by its URL alone would get none of them from Flask-SQLAlchemy.
+    app = make_app(
+        database_url,
+        DATABASE_REPLICA_URL=database_url,
+        REPLICA_PROBE_INTERVAL=0,
+        DB_POOL_SIZE=3,
+        DB_PREPARED_STATEMENTS=False,
+    )
+    with app.app_context():
+        for engine in (db.engines[None], db.engines[REPLICA]):
+            assert engine.pool.size() == 3
+            with engine.connect() as conn:
+                assert conn.connection.dbapi_connection.prepare_threshold is None
+            engine.dispose()

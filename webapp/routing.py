@@ -377,7 +377,11 @@ def configure(app: Flask) -> None:
     url = app.config.get("DATABASE_REPLICA_URL")
     if url:
         url = app.config["DATABASE_REPLICA_URL"] = normalize_database_url(url)
-        app.config["SQLALCHEMY_BINDS"] = {**app.config.get("SQLALCHEMY_BINDS", {}), REPLICA: url}
+        # With the primary's engine options (pool size, timeouts, prepared statements off behind
+        # PgBouncer): Flask-SQLAlchemy gives a bind named by its URL alone none of them.
+        options = {**app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}), "url": url}
+        binds = app.config.get("SQLALCHEMY_BINDS", {})
+        app.config["SQLALCHEMY_BINDS"] = {**binds, REPLICA: options}
 
 
 def init_app(app: Flask) -> None:

@@ -109,13 +109,18 @@ class RetryReads:
 
 
 def configure(app: Flask) -> None:
-    """Before the engines are built: on PostgreSQL the pool pings nothing itself (init_app pings
-    writes only); call before db.init_app."""
+    """Before the engines are built: on PostgreSQL no pool pings by itself (init_app pings
+    writes only), the replica's included; call before db.init_app, after routing.configure."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         return
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
     app.extensions[PING_WRITES] = options.pop("pool_pre_ping", False)
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "pool_pre_ping": False}
+    binds = app.config.get("SQLALCHEMY_BINDS", {})
+    app.config["SQLALCHEMY_BINDS"] = {
+        key: {**bind, "pool_pre_ping": False} if isinstance(bind, dict) else bind
+        for key, bind in binds.items()
+    }
 
 
 def init_app(app: Flask, engines: Mapping[Any, Engine]) -> None:
