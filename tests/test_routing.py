@@ -313,7 +313,8 @@ def test_a_remembered_position_only_grows_and_expires(monkeypatch: pytest.Monkey
 
 
 @pytest.mark.postgres
-def test_the_replica_engine_has_the_primarys_engine_options(database_url, _schema):
+@pytest.mark.usefixtures("_schema")
+def test_the_replica_engine_has_the_primarys_engine_options(database_url):
     # Pool size, prepared statements (off behind PgBouncer) and timeouts apply to the replica
     # too: a bind named by its URL alone would get none of them from Flask-SQLAlchemy.
     app = make_app(

@@ -177,3 +177,26 @@ def test_user_and_comment_ids_are_never_reused(app, client, make_user, make_arti
     make_user("newcomer")
     with app.app_context():
         assert db.session.scalar(db.select(User.id).filter_by(username="newcomer")) > zed_id
+
+
+def test_a_token_verified_before_still_expires(app, client, make_user, monkeypatch):
+    # Verification is remembered per token; expiry is checked on every request all the same.
+    make_user("jake")
+    with app.app_context():
+        user_id = db.session.scalar(db.select(User.id).filter_by(username="jake"))
+    token = security.encode_token(user_id, app.config["SECRET_KEY"], timedelta(minutes=5))
+    headers = {"Authorization": f"Token {token}"}
+    assert client.get("/api/user", headers=headers).status_code == 200
+    assert client.get("/api/user", headers=headers).status_code == 200  # from the cache
+    later = security.time.time() + 301
+    monkeypatch.setattr(security.time, "time", lambda: later)
+    response = client.get("/api/user", headers=headers)
+    assert response.status_code == 401
+    assert client.get("/api/articles", headers=headers).status_code == 401
+
+
+def test_a_remembered_token_is_not_valid_under_another_key():
+    token = security.encode_token(7, "k" * 40, timedelta(minutes=5))
+    assert security.decode_token(token, "k" * 40) == security.TokenClaims(7, 0)
+    with pytest.raises(security.InvalidTokenError):
+        security.decode_token(token, "x" * 40)
