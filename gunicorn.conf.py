@@ -49,7 +49,7 @@ control_socket_disable = True
 
 # Access log through the app's logging setup: text lines or JSON objects (LOG_FORMAT), each with
 # the request id the app put on the response and the duration.
-accesslog = "-"
+accesslog = "-" if server_settings["GUNICORN_ACCESS_LOG"] else None
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 loglevel = app_settings["LOG_LEVEL"].lower()
 logconfig_dict = logging_config(app_settings["LOG_FORMAT"], app_settings["LOG_LEVEL"])

@@ -703,6 +703,8 @@ def main(argv: list[str] | None = None) -> int:
             "DB_MAX_OVERFLOW": "0",
             # Workers are not recycled mid-run: their CPU and memory are what is measured.
             "GUNICORN_MAX_REQUESTS": "0",
+            # No server logs each request: the variant runs with uvicorn's --no-access-log.
+            "GUNICORN_ACCESS_LOG": "false",
             # The seeding and the write rows would spend every rate limit in seconds.
             "RATELIMIT_ENABLED": "false",
         }

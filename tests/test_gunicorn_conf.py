@@ -19,7 +19,15 @@ WSGI = ROOT / "wsgi.py"
 @pytest.fixture
 def environment(monkeypatch, tmp_path):
     """A clean slate for the variables gunicorn.conf.py and wsgi.py read."""
-    for name in ("HOST", "PORT", "WEB_CONCURRENCY", "THREADS", "DB_POOL_SIZE", "DB_MAX_OVERFLOW"):
+    for name in (
+        "HOST",
+        "PORT",
+        "WEB_CONCURRENCY",
+        "THREADS",
+        "DB_POOL_SIZE",
+        "DB_MAX_OVERFLOW",
+        "GUNICORN_ACCESS_LOG",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'served.db'}")
     monkeypatch.setenv("SECRET_KEY", "k" * 40)
@@ -40,7 +48,13 @@ def test_defaults_suit_a_small_machine(environment):
     assert conf["preload_app"] is True
     assert conf["graceful_timeout"] > 0
     assert conf["max_requests"] > conf["max_requests_jitter"] > 0
+    assert conf["accesslog"] == "-"  # one line per request on stderr
     assert served_pool(conf) == (4, 0)
+
+
+def test_the_access_log_can_be_turned_off(environment):
+    environment.setenv("GUNICORN_ACCESS_LOG", "false")
+    assert runpy.run_path(str(CONF))["accesslog"] is None
 
 
 def test_bind_workers_and_pool_follow_the_environment(environment):

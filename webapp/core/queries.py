@@ -428,10 +428,16 @@ def comment_in_article(session: AnySession, slug: str, comment_id: int) -> Comme
     return _found(session.scalar(stmt), "Comment")
 
 
+@cache
+def _tags_statement() -> Select[Any]:
+    """Tag names carried by at least one article."""
+    in_use = exists().where(ArticleTag.tag_id == Tag.id)
+    return select(Tag.name).where(in_use).order_by(Tag.name)
+
+
 def tag_names(session: AnySession) -> list[str]:
     """Every tag carried by at least one article, once each, by name."""
-    in_use = exists().where(ArticleTag.tag_id == Tag.id)
-    return list(session.scalars(select(Tag.name).where(in_use).order_by(Tag.name)))
+    return list(session.scalars(_tags_statement()))
 
 
 def ensure_available(
