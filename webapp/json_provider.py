@@ -24,13 +24,14 @@ class OrjsonProvider(DefaultJSONProvider):
         """JSON text; keyword arguments orjson has no equivalent for use the standard library."""
         if kwargs:
             return super().dumps(obj, **kwargs)
-        return orjson.dumps(obj, default=self.default).decode()
+        return orjson.dumps(obj, default=self.default, option=orjson.OPT_NON_STR_KEYS).decode()
 
     def response(self, *args: Any, **kwargs: Any) -> Response:
         """A JSON response (indented in debug mode, as Flask does), encoded once, as bytes."""
         app = cast(Flask, self._app)
         obj = self._prepare_response_obj(args, kwargs)
-        option = orjson.OPT_APPEND_NEWLINE
+        # Non-string keys (an int status code, say) become strings, as the standard library does.
+        option = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS
         if (self.compact is None and app.debug) or self.compact is False:
             option |= orjson.OPT_INDENT_2
         body = orjson.dumps(obj, default=self.default, option=option)

@@ -34,7 +34,6 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # WSGI environ keys: the request met a dead pooled connection (or a failing replica) and is to be
 # run again; the keys a first attempt leaves that a rerun must not inherit start with ATTEMPT.
 RETRY_KEY = "conduit.transactions.retry"
-RETRIED_KEY = "conduit.transactions.retried"
 ATTEMPT = "conduit.attempt."
 EXTENSION = "autocommit_engines"
 PING_WRITES = "ping_writes"
@@ -101,7 +100,6 @@ class RetryReads:
                 body.close()
             for key in [key for key in environ if key.startswith(ATTEMPT)]:
                 del environ[key]
-            environ[RETRIED_KEY] = True
             log.info("read %s ran again after a connection failure", environ.get("PATH_INFO"))
             return self.wsgi_app(environ, start_response)
         start_response(*started[0])
