@@ -88,3 +88,13 @@ def test_values_the_shortcuts_do_not_cover_go_through_marshmallow(monkeypatch):
     obj = {"count": "7", "inner": {"value": "deep"}, "flag": 1}
     assert Odd().dump(obj) == {"count": 7, "name": "anonymous", "nested": "deep", "flag": True}
     assert Odd().dump(obj) == marshmallow_dump(Odd(), obj, monkeypatch)
+
+
+def test_fields_that_read_the_object_go_through_marshmallow(monkeypatch):
+    class Computed(schemas.ResponseSchema):
+        label = fields.Function(lambda obj: obj["name"].upper())
+        name = fields.String()
+
+    obj = {"name": "jake", "label": "ignored: a Function field reads the object"}
+    assert Computed().dump(obj) == {"label": "JAKE", "name": "jake"}
+    assert Computed().dump(obj) == marshmallow_dump(Computed(), obj, monkeypatch)
