@@ -31,8 +31,6 @@ import json
 import multiprocessing
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -46,7 +44,16 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from bench.run import DEFAULT_ADMIN_URL, GUNICORN_CONF, RESULTS, ROOT, fresh_database, migrate
+from bench.run import (
+    DEFAULT_ADMIN_URL,
+    GUNICORN_CONF,
+    RESULTS,
+    ROOT,
+    free_port,
+    fresh_database,
+    migrate,
+    stop,
+)
 from bench.seed import seed
 
 ROUNDS = ("limits-off", "limits-on")
@@ -55,13 +62,6 @@ HEALTH = "/healthz"
 
 
 # --- server -------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -91,14 +91,7 @@ def server(env: dict[str, str], port: int, log: Path) -> Iterator[str]:
                 time.sleep(0.2)
             yield f"http://127.0.0.1:{port}"
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
+            stop(process)
 
 
 def get(host: str, port: int, path: str) -> tuple[int, bytes]:
