@@ -36,7 +36,6 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_KEY = "conduit.transactions.retry"
 ATTEMPT = "conduit.attempt."
 EXTENSION = "autocommit_engines"
-PING_WRITES = "ping_writes"
 
 
 def is_read_request() -> bool:
@@ -111,8 +110,7 @@ def configure(app: Flask) -> None:
     writes only), the replica's included; call before db.init_app, after routing.configure."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         return
-    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {}))
-    app.extensions[PING_WRITES] = options.pop("pool_pre_ping", False)
+    options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**options, "pool_pre_ping": False}
     binds = app.config.get("SQLALCHEMY_BINDS", {})
     app.config["SQLALCHEMY_BINDS"] = {
@@ -128,7 +126,7 @@ def init_app(app: Flask, engines: Mapping[Any, Engine]) -> None:
         if engine.dialect.name != "postgresql":
             continue
         twins[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
-        if app.extensions.get(PING_WRITES):
+        if app.config["DB_POOL_PRE_PING"]:
             event.listen(engine.pool, "checkout", _write_pinger(engine.dialect))
         event.listen(engine, "handle_error", _mark_dead_connection)
     app.extensions[EXTENSION] = twins
