@@ -88,6 +88,14 @@ def _not_an_authenticated_write() -> bool:
     )
 
 
+def _never_limited() -> bool:
+    """Reads (GET, HEAD, OPTIONS) are never rate limited: every limit above is on a login, a
+    registration or a write."""
+    # The one test Flask-Limiter runs before resolving a request's limits, which would otherwise
+    # cost a read about as much as building its response body.
+    return request.method not in WRITE_METHODS
+
+
 def build_limiter(config: dict[str, Any]) -> Limiter:
     """The app's limits, read from its config; a malformed limit string fails here, at startup."""
     for name in LIMIT_SETTINGS:
@@ -171,6 +179,7 @@ def handle_hashing_busy(error: security.HashingBusy) -> tuple[Response, int, dic
 def init_app(app: Flask) -> None:
     """Bind the rate limits to the app and render what they (and busy hashing) answer."""
     limiter = build_limiter(app.config)
+    limiter.request_filter(_never_limited)
     limiter.init_app(app)
     app.extensions["rate_limiter"] = limiter
     app.register_error_handler(RateLimitExceeded, handle_rate_limited)
