@@ -8,7 +8,8 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request
+from flask.sessions import SessionInterface
 
 from config import Config, load
 
@@ -23,6 +24,30 @@ from .json_provider import OrjsonProvider
 INSECURE_KEYS = frozenset({"", "dev", "change-me", "changeme", "secret", "development"})
 
 
+class NoCookieSessions(SessionInterface):
+    """The API keeps no state in cookies (clients send a token), so no request opens a signed
+    cookie session; flask.session is Flask's read-only null session."""
+
+    def open_session(self, app: Flask, request: Request) -> None:
+        return None
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        return None
+
+
+class Conduit(Flask):
+    """Flask for a token-authenticated API of synchronous views."""
+
+    # Flask's default would build an itsdangerous serializer on every request to read a cookie
+    # this API never sets.
+    session_interface = NoCookieSessions()
+
+    def ensure_sync(self, func: Any) -> Any:
+        """Every view, hook and handler here is a plain function (a test walks them all), so
+        Flask's per-call coroutine check, run for each of them on every request, is skipped."""
+        return func
+
+
 def create_app(config: type[Config] = Config, overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app: config, extensions, blueprints, error handlers, CLI. No database access.
 
@@ -30,7 +55,7 @@ def create_app(config: type[Config] = Config, overrides: Mapping[str, Any] | Non
     (any key, pool sizes included); the engine options are derived from the result.
     """
     # Named after the package (not this module): its instance folder and logger are the package's.
-    app = Flask("webapp", instance_relative_config=True, static_folder=None)
+    app = Conduit("webapp", instance_relative_config=True, static_folder=None)
     app.json = OrjsonProvider(app)  # keeps the schemas' field order
     app.config.from_mapping(load(config, overrides))
     os.makedirs(app.instance_path, exist_ok=True)
