@@ -112,3 +112,22 @@ def test_a_read_is_run_again_at_most_once(client, make_user, database_url, monke
     assert response.status_code == 503
     assert response.get_json()["errors"]["body"]
     assert len(calls) == 2
+
+
+def test_pages_are_planned_once_per_connection(client, make_user, make_article, app):
+    """The list's prepared statement gets a generic plan (LIMIT and OFFSET written as numbers):
+    PostgreSQL stops planning it again on every request. The feed's has one as well."""
+    jake = make_user("jake")
+    make_article(jake, "Planned once")
+    for _ in range(12):  # psycopg prepares on the 5th; PostgreSQL compares plans for 5 more
+        for path in ("/api/articles?limit=5", "/api/articles/feed?limit=5"):
+            assert client.get(path, headers=jake["headers"]).status_code == 200
+    with app.app_context(), db.engine.connect() as conn:
+        # Requests here run one at a time, so the pool's one connection ran them all.
+        plans = conn.exec_driver_sql(
+            "SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements"
+        ).all()
+    pages = [plan for plan in plans if "total" in plan.statement and "ORDER BY" in plan.statement]
+    assert len(pages) == 2, [plan.statement[:80] for plan in plans]
+    for statement, generic, custom in pages:
+        assert generic >= 2, (statement[:200], generic, custom)

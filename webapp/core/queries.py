@@ -11,6 +11,8 @@ from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
+    CursorResult,
+    Executable,
     Integer,
     Row,
     Select,
@@ -82,6 +84,18 @@ class Page(NamedTuple):
 # The reader's id in a statement: a value, a bind parameter, or None for anonymous readers.
 ReaderId = int | ColumnElement[int] | None
 T = TypeVar("T")
+
+
+def _rows(session: AnySession, statement: Executable, params: dict[str, Any]) -> CursorResult[Any]:
+    """Run a column statement on the session's connection, as SQLAlchemy Core does.
+
+    These statements load columns, never ORM entities, so the ORM's execution layer (events,
+    loading context, identity map) has nothing to add; bypassing it saves a read about 50 µs.
+    Pending changes are flushed first, as Session.execute's autoflush would, so a write request
+    reads what it wrote. The connection is the session's: same transaction, same route.
+    """
+    session.flush()
+    return session.connection().execute(statement, params)
 
 
 def _found(value: T | None, what: str) -> T:
@@ -215,6 +229,12 @@ def _page_statement(signed_in: bool, filters: tuple[str, ...]) -> Select[Any]:
     The page's ids are picked first from the (created_at, id) index, OFFSET and LIMIT applied
     there, so a deep page skips index entries instead of computing tags and counts for every
     skipped row; only the ids kept get their columns, tags and the reader's facts.
+
+    LIMIT and OFFSET are written into the SQL as numbers (validated integers, rendered when the
+    statement runs; compiled once all the same). As parameters, PostgreSQL can only guess the
+    page size of a prepared statement's generic plan, finds it dearer than a plan for the actual
+    values and plans the statement again on every execution: about 0.25 ms of its CPU, as much
+    as running it. As numbers, each page shape gets a generic plan, planned once per connection.
     """
     conditions = [FILTERS[name] for name in filters]
     total = (select(func.count().label("total")).select_from(Article).where(*conditions)).subquery(
@@ -224,8 +244,8 @@ def _page_statement(signed_in: bool, filters: tuple[str, ...]) -> Select[Any]:
         select(Article.id)
         .where(*conditions)
         .order_by(Article.created_at.desc(), Article.id.desc())
-        .limit(bindparam("limit", type_=Integer))
-        .offset(bindparam("offset", type_=Integer))
+        .limit(bindparam("limit", type_=Integer, literal_execute=True))
+        .offset(bindparam("offset", type_=Integer, literal_execute=True))
         .subquery("page")
     )
     return _hung_off_total(total, ids, signed_in)
@@ -285,7 +305,7 @@ def _page(
     params = dict(values)
     if reader is not None:
         params.update(reader_id=reader.user_id, token_version=reader.version)
-    rows = session.execute(statement, params).all()
+    rows = _rows(session, statement, params).all()
     if not rows:
         raise Unauthorized("Token is invalid or expired.")
     # Past the end (or with no match) the one row carries the total and no article.
@@ -332,7 +352,7 @@ def article_by_slug(session: AnySession, slug: str, reader_id: int | None) -> Ar
     """The article with its body, author, tags and the reader's facts; 404 when there is none."""
     stmt = _article_statement(reader_id is not None)
     row = _found(
-        session.execute(stmt, {"slug": slug, "reader_id": reader_id}).one_or_none(), "Article"
+        _rows(session, stmt, {"slug": slug, "reader_id": reader_id}).one_or_none(), "Article"
     )
     return _view(row, body=row.body)
 
@@ -373,7 +393,7 @@ def _profile_statement(signed_in: bool) -> Select[Any]:
 def profile_by_username(session: AnySession, username: str, reader_id: int | None) -> ProfileView:
     """The user as the reader sees them (`following` included); 404 when there is none."""
     stmt = _profile_statement(reader_id is not None)
-    row = session.execute(stmt, {"username": username, "reader_id": reader_id}).one_or_none()
+    row = _rows(session, stmt, {"username": username, "reader_id": reader_id}).one_or_none()
     return _profile(_found(row, "Profile"))
 
 
@@ -403,7 +423,7 @@ def comments_for_article(
     """An article's comments, oldest first, with authors and the reader's `following`; 404
     when there is no such article."""
     stmt = _comments_statement(reader_id is not None)
-    rows = session.execute(stmt, {"slug": slug, "reader_id": reader_id}).all()
+    rows = _rows(session, stmt, {"slug": slug, "reader_id": reader_id}).all()
     _found(rows or None, "Article")
     return [
         CommentView(row.id, row.created_at, row.updated_at, row.body, _profile(row))
@@ -437,7 +457,7 @@ def _tags_statement() -> Select[Any]:
 
 def tag_names(session: AnySession) -> list[str]:
     """Every tag carried by at least one article, once each, by name."""
-    return list(session.scalars(_tags_statement()))
+    return list(_rows(session, _tags_statement(), {}).scalars())
 
 
 def ensure_available(
