@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError
 
 from webapp.core.models import Follow, User
@@ -108,3 +108,37 @@ def test_app_factory_does_not_touch_the_database():
     # Nothing listens on port 9: building the app would fail if it connected.
     app = make_app("postgresql+psycopg://postgres@127.0.0.1:9/none")
     assert app.url_map.bind("localhost").match("/api/user", method="GET")
+
+
+def test_a_write_and_its_answer_are_one_transaction(app, client, make_user, make_article):
+    """A write reads its answer inside its own transaction, then commits once: no second
+    transaction opens after the commit just to read what was written."""
+    jake, jane = make_user("jake"), make_user("jane")
+    slug = make_article(jake, "One transaction")["slug"]
+    with app.app_context():
+        engine = db.engine
+    begun: list[bool] = []
+
+    def record(conn: object) -> None:
+        begun.append(True)
+
+    article = {"article": {"title": "Tagged", "description": "d", "body": "b", "tagList": ["x"]}}
+    writes = [
+        ("post", "/api/articles", article),
+        ("put", f"/api/articles/{slug}", {"article": {"tagList": ["y", "z"]}}),
+        ("post", f"/api/articles/{slug}/favorite", None),
+        ("delete", f"/api/articles/{slug}/favorite", None),
+        ("post", "/api/profiles/jake/follow", None),
+        ("delete", "/api/profiles/jake/follow", None),
+    ]
+    event.listen(engine, "begin", record)
+    try:
+        for method, path, body in writes:
+            begun.clear()
+            user = jake if method == "put" else jane
+            response = getattr(client, method)(path, json=body, headers=user["headers"])
+            assert response.status_code in (200, 201), (path, response.get_json())
+            assert len(begun) == 1, (method, path, len(begun))
+    finally:
+        event.remove(engine, "begin", record)
+    assert client.get(f"/api/articles/{slug}").get_json()["article"]["tagList"] == ["y", "z"]

@@ -71,9 +71,11 @@ def create_article(reader: User, payload: dict[str, Any]) -> dict[str, queries.A
     )
     db.session.add(article)
     db.session.flush()
-    set_tags(db.session, article.id, data["tag_list"])
+    set_tags(db.session, article.id, data["tag_list"], new=True)
+    # Read in the write's transaction: after the commit, the read would need one of its own.
+    created = queries.article_by_slug(db.session, article.slug, reader.id)
     db.session.commit()
-    return {"article": queries.article_by_slug(db.session, article.slug, reader.id)}
+    return {"article": created}
 
 
 @blp.get("/articles/<slug:slug>")
@@ -113,8 +115,9 @@ def update_article(
         set_tags(db.session, article.id, data["tag_list"])
         # A tags-only edit is still an edit: bump updatedAt (onupdate fires only on column changes).
         article.updated_at = utcnow()
+    updated = queries.article_by_slug(db.session, article.slug, reader.id)
     db.session.commit()
-    return {"article": queries.article_by_slug(db.session, article.slug, reader.id)}
+    return {"article": updated}
 
 
 @blp.delete("/articles/<slug:slug>")

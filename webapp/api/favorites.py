@@ -26,8 +26,9 @@ def favorite(reader: User, slug: str) -> dict[str, queries.ArticleView]:
         Favorite,
         [{"user_id": reader.id, "article_id": queries.article_id_by_slug(db.session, slug)}],
     )
+    article = queries.article_by_slug(db.session, slug, reader.id)
     db.session.commit()
-    return {"article": queries.article_by_slug(db.session, slug, reader.id)}
+    return {"article": article}
 
 
 @blp.delete("/articles/<slug:slug>/favorite")
@@ -38,5 +39,6 @@ def unfavorite(reader: User, slug: str) -> dict[str, queries.ArticleView]:
     """Remove the reader's favorite; removing it again changes nothing."""
     article_id = queries.article_id_by_slug(db.session, slug)
     db.session.execute(db.delete(Favorite).filter_by(user_id=reader.id, article_id=article_id))
+    article = queries.article_by_slug(db.session, slug, reader.id)
     db.session.commit()
-    return {"article": queries.article_by_slug(db.session, slug, reader.id)}
+    return {"article": article}

@@ -35,8 +35,9 @@ def follow(reader: User, username: str) -> dict[str, queries.ProfileView]:
     if target_id == reader.id:
         raise Unprocessable("You cannot follow yourself.")
     insert_ignore(db.session, Follow, [{"follower_id": reader.id, "followed_id": target_id}])
+    profile = queries.profile_by_username(db.session, username, reader.id)
     db.session.commit()
-    return {"profile": queries.profile_by_username(db.session, username, reader.id)}
+    return {"profile": profile}
 
 
 @blp.delete("/profiles/<username>/follow")
@@ -47,5 +48,6 @@ def unfollow(reader: User, username: str) -> dict[str, queries.ProfileView]:
     """Stop following a user; unfollowing again changes nothing."""
     target_id = queries.user_id_by_username(db.session, username)
     db.session.execute(db.delete(Follow).filter_by(follower_id=reader.id, followed_id=target_id))
+    profile = queries.profile_by_username(db.session, username, reader.id)
     db.session.commit()
-    return {"profile": queries.profile_by_username(db.session, username, reader.id)}
+    return {"profile": profile}

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from slugify import slugify
-from sqlalchemy import delete, select
+from sqlalchemy import Integer, delete, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .database import AnySession
@@ -25,6 +25,12 @@ def new_slug(title: str) -> str:
     return f"{base}-{suffix}" if base else suffix
 
 
+def _insert(session: AnySession, model: type[Base]) -> Any:
+    """The dialect's INSERT for the model's table (both have ON CONFLICT)."""
+    dialect = session.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+
+
 def insert_ignore(
     session: AnySession, model: type[Base], rows: Iterable[Mapping[str, Any]]
 ) -> None:
@@ -32,20 +38,25 @@ def insert_ignore(
     rows = list(rows)
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(model).values(rows).on_conflict_do_nothing())
+    session.execute(_insert(session, model).values(rows).on_conflict_do_nothing())
 
 
-def set_tags(session: AnySession, article_id: int, names: Iterable[str]) -> None:
-    """Make the article carry exactly these tags, creating the missing ones."""
+def set_tags(
+    session: AnySession, article_id: int, names: Iterable[str], *, new: bool = False
+) -> None:
+    """Make the article carry exactly these tags, creating the missing ones; `new`: the article
+    was just inserted, so it carries none yet (no DELETE)."""
     # Sorted: concurrent transactions then lock tag rows in the same order and cannot deadlock.
     unique = sorted(set(names))
-    session.execute(delete(ArticleTag).filter_by(article_id=article_id))
+    if not new:
+        session.execute(delete(ArticleTag).filter_by(article_id=article_id))
     if not unique:
         return
     insert_ignore(session, Tag, ({"name": name} for name in unique))
-    tag_ids = session.scalars(select(Tag.id).where(Tag.name.in_(unique)))
-    insert_ignore(
-        session, ArticleTag, ({"article_id": article_id, "tag_id": tag_id} for tag_id in tag_ids)
+    # The links in one INSERT ... SELECT: the tags' ids never travel to the app and back.
+    links = select(literal(article_id, Integer), Tag.id).where(Tag.name.in_(unique))
+    session.execute(
+        _insert(session, ArticleTag)
+        .from_select(["article_id", "tag_id"], links)
+        .on_conflict_do_nothing()
     )
