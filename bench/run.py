@@ -306,6 +306,13 @@ def migrate(database_url: str) -> None:
         db.engine.dispose()
 
 
+def analyze(database_url: str) -> None:
+    """Refresh the planner's statistics after seeding, as autovacuum would on a live database
+    (its first pass may come minutes later): every server then runs on the same, current plans."""
+    with psycopg.connect(database_url.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute("ANALYZE")
+
+
 def normalize(url: str) -> str:
     """The project's URL normalization (psycopg 3 driver)."""
     from config import normalize_database_url
@@ -721,6 +728,7 @@ def main(argv: list[str] | None = None) -> int:
             servers.append(flask)
             print(f"seeding through {flask.url}", file=sys.stderr)
             seeded = seed(flask.url, users=args.users, articles_per_user=args.articles_per_user)
+            analyze(database_url)
             sql_counts = {FLASK: flask_statements(database_url, secret_key, seeded)}
             if not args.no_fastapi:
                 servers.append(
