@@ -176,6 +176,36 @@ def test_no_cors_headers_without_configured_origins(client):
     assert "Access-Control-Allow-Origin" not in response.headers
 
 
+@pytest.mark.parametrize("origins", [[], ["https://app.example.com"]])
+def test_in_production_only_configured_origins_get_cors_headers(database_url, origins):
+    """Production allows no browser origin unless CORS_ORIGINS names it; preflights still
+    answer (without CORS headers, so the browser refuses the call)."""
+    app = create_app(
+        TestConfig,
+        {
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "APP_ENV": "production",
+            "SECRET_KEY": "a-production-secret-key-of-more-than-32-characters",
+            "CORS_ORIGINS": origins,
+        },
+    )
+    client = app.test_client()
+    preflight = {
+        "Origin": "https://app.example.com",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    answer = client.options("/api/articles", headers=preflight)
+    read = client.get("/api/tags", headers={"Origin": "https://app.example.com"})
+    assert (answer.status_code, read.status_code) == (200, 200)
+    for response in (answer, read):
+        allowed = response.headers.get("Access-Control-Allow-Origin")
+        assert allowed == ("https://app.example.com" if origins else None)
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    local = client.get("/api/tags", headers={"Origin": "http://localhost:4200"})
+    assert "Access-Control-Allow-Origin" not in local.headers
+
+
 def url_root_seen(app, headers):
     """The URL root the app sees for a request with these headers."""
     client = app.test_client()

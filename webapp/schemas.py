@@ -26,11 +26,15 @@ class UTCDateTime(fields.DateTime):
     def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         if value is None:
             return None
-        # SQLite hands back naive datetimes; everything is stored in UTC. isoformat() truncates
-        # to milliseconds like the format always did, at a fraction of strftime's cost.
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        return value.isoformat(timespec="milliseconds") + "Z"
+        # SQLite hands back naive datetimes (everything is stored in UTC), PostgreSQL aware ones,
+        # in UTC unless the server's time zone says otherwise. isoformat() truncates to
+        # milliseconds like the format always did, at a fraction of strftime's cost; an aware
+        # value's "+00:00" becomes "Z" (cheaper than converting it to a naive one first).
+        offset = value.utcoffset()
+        if offset:
+            value = value.astimezone(UTC)
+        text = value.isoformat(timespec="milliseconds")
+        return (text if offset is None else text[:-6]) + "Z"
 
 
 # Field types whose dump returns a value of this exact type unchanged (None included).

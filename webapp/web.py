@@ -48,17 +48,19 @@ def cors_origins(app: Flask) -> list[str | re.Pattern[str]]:
 def init_app(app: Flask) -> None:
     """CORS on /api for the allowed origins (cors_origins); ProxyFix only when configured."""
     origins = cors_origins(app)
+    # With no allowed origin (production without CORS_ORIGINS), flask-cors would examine every
+    # response and add nothing: it is left out, and no browser page of another origin may call.
     if origins:
         # Registered before flask-cors, so it runs after it and sees the Vary it may have set.
         app.after_request(_vary_on_origin)
-    cors.init_app(
-        app,
-        resources=r"/api/*",
-        origins=origins,
-        allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
-        expose_headers=[REQUEST_ID_HEADER],
-        max_age=600,
-    )
+        cors.init_app(
+            app,
+            resources=r"/api/*",
+            origins=origins,
+            allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
+            expose_headers=[REQUEST_ID_HEADER],
+            max_age=600,
+        )
     app.after_request(_nosniff)
     hops = app.config["PROXY_COUNT"]
     if hops:
