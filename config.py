@@ -141,6 +141,11 @@ class ServerConfig:
     GUNICORN_TIMEOUT: int = 30
     GUNICORN_GRACEFUL_TIMEOUT: int = 30
     GUNICORN_KEEPALIVE: int = 5
+    # Connections one worker holds at once (gunicorn's worker_connections); unset: 2 x THREADS,
+    # a request in each thread and one waiting. gunicorn's default (1,000) lets whichever worker
+    # wakes first take nearly every connection a proxy opens and keep them (keep-alive): measured,
+    # one worker then served all of 16 connections while the other idled, at half the throughput.
+    GUNICORN_WORKER_CONNECTIONS: int | None = None
     # One line per request on stderr (with its request id and duration); off only where another
     # layer logs requests (the benchmark turns it off for every server alike).
     GUNICORN_ACCESS_LOG: bool = True

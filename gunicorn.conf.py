@@ -25,6 +25,8 @@ bind = f"{server_settings['HOST']}:{server_settings['PORT']}"
 # threads overlap the time requests spend waiting on PostgreSQL.
 workers: int = server_settings["WEB_CONCURRENCY"]
 threads: int = server_settings["THREADS"]
+# A worker stops accepting once it holds this many connections, so new ones go to the others.
+worker_connections: int = server_settings["GUNICORN_WORKER_CONNECTIONS"] or 2 * threads
 worker_class = "gthread"
 # Each request thread holds at most one pooled connection, so a worker's pool is `threads`
 # connections with no overflow: wsgi.py passes that to create_app (config.worker_pool) from the

@@ -6,6 +6,7 @@ restored without touching the server; the outage test needs it and runs on Postg
 
 from __future__ import annotations
 
+import http.client
 import json
 import threading
 import time
@@ -135,6 +136,39 @@ def test_writes_on_one_worker_are_read_on_the_other(server: Gunicorn) -> None:
     assert [c["body"] for c in comments.body["comments"]] == ["seen from the other side"]
     feed = read_elsewhere(server, "/api/articles/feed", alice["headers"], pid, "e2e-feed")
     assert [a["slug"] for a in feed.body["articles"]] == [slug]
+
+
+def test_kept_alive_connections_are_spread_over_both_workers(server: Gunicorn) -> None:
+    """16 clients keeping their connections open (as a proxy does) are served by both workers:
+    a worker holding 2 x THREADS connections stops accepting, so the others go to the next one
+    instead of one worker keeping them all while the other idles."""
+    clients, rounds = 16, 15
+
+    def client(number: int) -> list[str]:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=15)
+        sent = []
+        try:
+            for round_ in range(rounds):
+                request_id = f"e2e-keep-{number}-{round_}"
+                conn.request("GET", "/api/tags", headers={"X-Request-ID": request_id})
+                response = conn.getresponse()
+                response.read()
+                assert response.status == 200
+                if response.getheader("Connection", "").lower() == "close":
+                    conn.close()  # the worker had enough idle connections: reconnect
+                sent.append(request_id)
+        finally:
+            conn.close()
+        return sent
+
+    with ThreadPoolExecutor(clients) as pool:
+        sent = [request_id for ids in pool.map(client, range(clients)) for request_id in ids]
+    served: dict[int, int] = {}
+    for request_id in sent:
+        process = server.access_record(request_id)["process"]
+        served[process] = served.get(process, 0) + 1
+    assert len(served) == 2, served
+    assert min(served.values()) >= len(sent) // 5, served
 
 
 def test_logs_are_json_lines_with_request_fields_and_no_secrets(server: Gunicorn) -> None:

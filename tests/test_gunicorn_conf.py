@@ -27,6 +27,7 @@ def environment(monkeypatch, tmp_path):
         "DB_POOL_SIZE",
         "DB_MAX_OVERFLOW",
         "GUNICORN_ACCESS_LOG",
+        "GUNICORN_WORKER_CONNECTIONS",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'served.db'}")
@@ -50,6 +51,14 @@ def test_defaults_suit_a_small_machine(environment):
     assert conf["max_requests"] > conf["max_requests_jitter"] > 0
     assert conf["accesslog"] == "-"  # one line per request on stderr
     assert served_pool(conf) == (4, 0)
+
+
+def test_a_worker_holds_two_connections_per_thread_unless_told(environment):
+    assert runpy.run_path(str(CONF))["worker_connections"] == 8
+    environment.setenv("THREADS", "6")
+    assert runpy.run_path(str(CONF))["worker_connections"] == 12
+    environment.setenv("GUNICORN_WORKER_CONNECTIONS", "50")
+    assert runpy.run_path(str(CONF))["worker_connections"] == 50
 
 
 def test_the_access_log_can_be_turned_off(environment):
