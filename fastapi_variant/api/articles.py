@@ -119,7 +119,7 @@ def create_article(
     )
     session.add(article)
     session.flush()
-    set_tags(session, article.id, data.tag_list)
+    set_tags(session, article.id, data.tag_list, new=True)
     session.commit()
     return _article(session, article.slug, reader.id)
 
