@@ -192,6 +192,27 @@ def cpu_seconds(pgid: int) -> float:
     return total / ticks
 
 
+def _cpu_ticks() -> tuple[int, int]:
+    """The machine's (busy, total) CPU ticks so far, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = values[3] + values[4]  # idle, iowait
+    return sum(values) - idle, sum(values)
+
+
+def wait_for_quiet(limit: float = 10.0, busy_share: float = 0.25, step: float = 0.25) -> float:
+    """Seconds waited (at most limit) until the machine is mostly idle: the previous row's
+    server still draining its queue, or PostgreSQL settling, must not eat into the next row."""
+    waited = 0.0
+    while waited < limit:
+        busy_before, total_before = _cpu_ticks()
+        time.sleep(step)
+        waited += step
+        busy, total = _cpu_ticks()
+        if total > total_before and (busy - busy_before) / (total - total_before) < busy_share:
+            break
+    return waited
+
+
 def worker_memory(pgid: int) -> tuple[list[float], list[float]]:
     """RSS and PSS (MB) of each worker: the processes of the group other than its leader."""
     rss, pss = [], []
@@ -477,6 +498,7 @@ def measure_one(
     server: Server, endpoint: Endpoint, seeded: Seeded, args: argparse.Namespace
 ) -> Result:
     """Probe, then load one endpoint of one server; CPU used by all of its processes."""
+    wait_for_quiet()
     status = probe(server.url, endpoint, seeded)
     if status in (404, 405):
         return Result(endpoint.name, server.name, status=f"not served ({status})")
