@@ -11,6 +11,7 @@ from flask import request
 
 from config import TestConfig
 from webapp.app import create_app
+from webapp.extensions import db
 from webapp.observability import (
     AccessLogFields,
     RequestIdFilter,
@@ -204,6 +205,8 @@ def test_in_production_only_configured_origins_get_cors_headers(database_url, or
         assert response.headers["X-Content-Type-Options"] == "nosniff"
     local = client.get("/api/tags", headers={"Origin": "http://localhost:4200"})
     assert "Access-Control-Allow-Origin" not in local.headers
+    with app.app_context():
+        db.engine.dispose()  # the pooled connection /api/tags opened (PostgreSQL)
 
 
 def url_root_seen(app, headers):
