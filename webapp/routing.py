@@ -39,7 +39,7 @@ from sqlalchemy import exc as sa_exc
 
 from config import normalize_database_url
 
-from .transactions import ATTEMPT, READ_METHODS, RETRY_KEY, reading_engine
+from .transactions import ATTEMPT, READ_METHODS, RETRY_KEY, is_read_request, reading_engine
 
 log = logging.getLogger(__name__)
 
@@ -297,9 +297,7 @@ class RoutingSession(Session):
     ) -> sa.Engine | sa.Connection:
         """The engine for this statement: the request's route, autocommit for a read."""
         chosen = super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
-        if bind is not None or not has_request_context() or not isinstance(chosen, sa.Engine):
-            return chosen
-        if request.method not in READ_METHODS:
+        if bind is not None or not is_read_request() or not isinstance(chosen, sa.Engine):
             return chosen
         routes = router()
         if routes is not None:
