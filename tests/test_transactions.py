@@ -131,3 +131,111 @@ def test_pages_are_planned_once_per_connection(client, make_user, make_article, 
     assert len(pages) == 2, [plan.statement[:80] for plan in plans]
     for statement, generic, custom in pages:
         assert generic >= 2, (statement[:200], generic, custom)
+
+
+READ_PATHS = (
+    "/api/articles",
+    "/api/articles?tag=dragons",
+    "/api/articles?author=jake",
+    "/api/articles?favorited=jake",
+    "/api/articles?limit=1&offset=1",
+    "/api/articles?offset=50",
+    "/api/articles/feed",
+    "/api/articles/{slug}",
+    "/api/articles/{slug}/comments",
+    "/api/profiles/jake",
+    "/api/tags",
+)
+
+
+def test_reads_come_off_the_cursor_with_what_sqlalchemy_would_give(
+    client, make_user, make_article, app, monkeypatch
+):
+    """A read request's rows come straight off the DBAPI cursor (database.read_rows), with the
+    same answer as through SQLAlchemy, which a cursor-execute listener still gets."""
+    from sqlalchemy.engine import Connection
+
+    jake, ann = make_user("jake"), make_user("ann")
+    slug = make_article(jake, "Dragons", tagList=["dragons", "zebras"])["slug"]
+    make_article(jake, "Plain")
+    headers = ann["headers"]
+    assert client.post("/api/profiles/jake/follow", headers=headers).status_code == 200
+    assert client.post(f"/api/articles/{slug}/favorite", headers=jake["headers"]).status_code == 200
+    comment = {"comment": {"body": "Roar"}}
+    assert (
+        client.post(f"/api/articles/{slug}/comments", json=comment, headers=headers).status_code
+        == 200
+    )
+
+    def answers(who: dict[str, str]) -> list[Any]:
+        bodies = []
+        for path in READ_PATHS:
+            if "feed" in path and not who:
+                continue
+            response = client.get(path.format(slug=slug), headers=who)
+            assert response.status_code == 200, (path, response.get_json())
+            bodies.append(response.get_json())
+        return bodies
+
+    executed: list[str] = []
+    real_execute = Connection.execute
+
+    def counting(self: Connection, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        executed.append(str(statement))
+        return real_execute(self, statement, *args, **kwargs)
+
+    monkeypatch.setattr(Connection, "execute", counting)
+    direct = [answers({})]
+    assert executed == []  # not one statement went through SQLAlchemy's execution
+    direct.insert(0, answers(headers))
+    # Signed in, only the ORM's account lookups (auth._caller's session.get) did.
+    assert executed
+    assert all(text.startswith("SELECT users.id, users.username") for text in executed)
+
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        through_sqlalchemy = [answers(headers), answers({})]
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert len(seen) >= len(READ_PATHS)  # with a listener, every statement is seen
+    assert executed
+    assert direct == through_sqlalchemy
+    assert direct[0][0]["articles"][1]["favorited"] is False
+    assert direct[0][0]["articles"][1]["author"]["following"] is True
+
+
+def test_a_failure_on_the_cursor_is_sqlalchemys_to_handle(client, make_user, monkeypatch):
+    """The cursor's error is handed to SQLAlchemy, which runs the statement its way: a failure
+    that does not last (here the first execution only) costs nothing; one that does is raised
+    as SQLAlchemy's error, which the error layer answers as before (a timeout is a 503)."""
+    from psycopg import Cursor, errors
+
+    jake = make_user("jake")
+    failures: list[str] = []
+    real_execute = Cursor.execute
+
+    def failing_once(self: Cursor, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if not failures:
+            failures.append(str(query))
+            raise errors.QueryCanceled("canceling statement due to statement timeout")
+        return real_execute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(Cursor, "execute", failing_once)
+    response = client.get("/api/articles", headers=jake["headers"])
+    assert response.status_code == 200
+    assert failures
+
+    def always_failing(self: Cursor, query: Any, *args: Any, **kwargs: Any) -> Any:
+        raise errors.QueryCanceled("canceling statement due to statement timeout")
+
+    monkeypatch.setattr(Cursor, "execute", always_failing)
+    response = client.get("/api/articles", headers=jake["headers"])
+    assert response.status_code == 503
+    assert response.get_json()["errors"]["body"]
