@@ -52,6 +52,8 @@ control_socket_disable = True
 # Access log through the app's logging setup: text lines or JSON objects (LOG_FORMAT), each with
 # the request id the app put on the response and the duration.
 accesslog = "-" if server_settings["GUNICORN_ACCESS_LOG"] else None
+# gunicorn's own logger would write access lines whenever logconfig_dict is set, accesslog or not.
+logger_class = "webapp.observability.GunicornLogger"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 loglevel = app_settings["LOG_LEVEL"].lower()
 logconfig_dict = logging_config(app_settings["LOG_FORMAT"], app_settings["LOG_LEVEL"])

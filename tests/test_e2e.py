@@ -187,6 +187,24 @@ def test_logs_are_json_lines_with_request_fields_and_no_secrets(server: Gunicorn
     assert reply.body["user"]["token"] not in output
 
 
+def test_access_lines_can_be_turned_off(
+    service_url: str, server: Gunicorn, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A second server on the migrated database (`server`), without access lines.
+    env = base_env(service_url, GUNICORN_ACCESS_LOG="false")
+    quiet = Gunicorn(env, tmp_path_factory.mktemp("quiet") / "server.log").start()
+    try:
+        for request_id in ("quiet-1", "quiet-2"):
+            reply = call(quiet.port, "GET", "/api/tags", None, {"X-Request-ID": request_id})
+            assert reply.status == 200
+            assert reply.headers["x-request-id"] == request_id
+    finally:
+        quiet.stop()
+    records = [json.loads(line) for line in quiet.log_lines()]
+    assert records  # the server still logs (startup, shutdown) ...
+    assert [record for record in records if record["logger"] == "gunicorn.access"] == []
+
+
 @pytest.mark.postgres
 def test_database_outage_answers_503_then_heals_by_itself(
     server: Gunicorn, relay: TcpRelay, database_url: str

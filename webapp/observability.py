@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
+from gunicorn.glogging import Logger
 from pythonjsonlogger.json import JsonFormatter
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -63,6 +64,19 @@ class AccessLogFields(logging.Filter):
             record.remote_addr = atoms["h"]
             record.request_id = atoms["{x-request-id}o"]
         return True
+
+
+class GunicornLogger(Logger):
+    """gunicorn's logger, writing access lines only when its `accesslog` setting asks for them.
+
+    gunicorn also writes them whenever a logging configuration is given, and gunicorn.conf.py
+    always gives one (logconfig_dict), so GUNICORN_ACCESS_LOG=false used to change nothing.
+    """
+
+    @property
+    def access_log_enabled(self) -> bool:
+        """Whether gunicorn builds and writes an access line for each request."""
+        return bool(self.cfg.accesslog)
 
 
 def make_formatter(log_format: str) -> logging.Formatter:
