@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import runpy
 from pathlib import Path
@@ -121,3 +122,17 @@ def test_post_fork_gives_the_worker_fresh_pools(environment, app):
     assert engine.pool.checkedin() == 0
     assert inherited.checkedin() == 1  # left alone: in a real fork it belongs to the master
     inherited.dispose()
+
+
+def test_pre_fork_freezes_the_loaded_app(environment):
+    # Objects alive in the arbiter before a fork are left out of the worker's collections.
+    conf = runpy.run_path(str(CONF))
+    gc.unfreeze()
+    try:
+        conf["pre_fork"](None, None)
+        assert gc.get_freeze_count() > 10_000
+        before = gc.get_freeze_count()
+        conf["pre_fork"](None, None)  # each worker's fork: idempotent
+        assert gc.get_freeze_count() >= before
+    finally:
+        gc.unfreeze()
