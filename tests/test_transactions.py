@@ -239,3 +239,41 @@ def test_a_failure_on_the_cursor_is_sqlalchemys_to_handle(client, make_user, mon
     response = client.get("/api/articles", headers=jake["headers"])
     assert response.status_code == 503
     assert response.get_json()["errors"]["body"]
+
+
+def test_a_read_gives_its_connection_back_before_its_response_is_built(
+    client, make_user, make_article, app, monkeypatch
+):
+    """A read-only request's statement checks a connection out for itself and returns it with
+    the rows in (database.session_rows): none is held while the page is serialized. Once the
+    session has begun (the caller's account loaded first), later statements share its one."""
+    from webapp.api import articles
+
+    jake = make_user("jake")
+    slug = make_article(jake, "Given back")["slug"]
+    with app.app_context():
+        pool = db.engine.pool
+    held: list[int] = []
+    real_page = articles._page
+
+    def page(result: Any) -> Any:
+        held.append(pool.checkedout())
+        return real_page(result)
+
+    monkeypatch.setattr(articles, "_page", page)
+    for path in ("/api/articles", "/api/articles/feed"):
+        assert client.get(path, headers=jake["headers"]).status_code == 200
+    assert held == [0, 0]
+
+    checkouts: list[int] = []
+
+    def checked_out(*_args: Any) -> None:
+        checkouts.append(1)
+
+    event.listen(pool, "checkout", checked_out)
+    try:
+        response = client.get(f"/api/articles/{slug}", headers=jake["headers"])
+    finally:
+        event.remove(pool, "checkout", checked_out)
+    assert response.status_code == 200
+    assert len(checkouts) == 1  # the account lookup's connection, then the article's statement

@@ -1,4 +1,4 @@
-"""Engine hooks both apps install on their engines."""
+"""Engine hooks both apps install on their engines, and how the shared queries read rows."""
 
 from __future__ import annotations
 
@@ -55,6 +55,36 @@ def _compiled_for_cursor(statement: Select[Any], dialect: Dialect) -> SQLCompile
     return compiled
 
 
+def session_rows(
+    session: AnySession, statement: Select[Any], params: dict[str, Any]
+) -> Sequence[Sequence[Any]]:
+    """The rows of a column SELECT run for this session's request, as tuples by position.
+
+    A read-only request in autocommit (its session's engine is an autocommit twin, see
+    webapp.transactions) has no transaction to keep a connection for: while its session has not
+    begun one, each statement checks a pooled connection out for itself and gives it back as
+    soon as its rows are in, before they are turned into a response. The session's own lifecycle
+    (begin, connection, close) cost more than the statement under load, and the connection is no
+    longer held while the response is built. Once the session is in a transaction (a write, or a
+    read that loaded an entity first, such as the caller's account), the statement runs on its
+    connection, after a flush of pending changes as Session.execute's autoflush would: a write
+    reads what it wrote, in its transaction, on its route.
+    """
+    current = session() if isinstance(session, scoped_session) else session
+    if not current.in_transaction() and not current.new and not current.deleted:
+        bind = current.get_bind()
+        if isinstance(bind, Engine) and _autocommit(bind):
+            with bind.connect() as connection:
+                return read_rows(connection, statement, params)
+    current.flush()
+    return read_rows(current.connection(), statement, params)
+
+
+def _autocommit(bind: Engine | Connection) -> bool:
+    """Whether statements on this engine or connection run in autocommit (no transaction)."""
+    return bind.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+
 def read_rows(
     connection: Connection, statement: Select[Any], params: dict[str, Any]
 ) -> Sequence[Sequence[Any]]:
@@ -73,7 +103,7 @@ def read_rows(
     """
     compiled = None
     if (
-        connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+        _autocommit(connection)
         and not connection.dispatch.before_cursor_execute
         and not connection.dispatch.after_cursor_execute
     ):

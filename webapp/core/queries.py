@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import MultipleResultsFound
 
-from .database import AnySession, read_rows
+from .database import AnySession, session_rows
 from .errors import NotFound, Unauthorized, Unprocessable
 from .models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User, username_key
 from .security import TokenClaims
@@ -88,16 +88,14 @@ T = TypeVar("T")
 def _rows(
     session: AnySession, statement: Select[Any], params: dict[str, Any]
 ) -> Sequence[Sequence[Any]]:
-    """Run a column statement on the session's connection; its rows, read by position.
+    """Run a column statement for the session's request; its rows, read by position.
 
     These statements load columns, never ORM entities, so the ORM's execution layer (events,
-    loading context, identity map) has nothing to add; bypassing it saves a read about 50 µs,
-    and a read-only request's rows come straight off the DBAPI cursor (database.read_rows).
-    Pending changes are flushed first, as Session.execute's autoflush would, so a write request
-    reads what it wrote. The connection is the session's: same transaction, same route.
+    loading context, identity map) has nothing to add. A write runs them on its session's
+    connection after a flush (it reads what it wrote); a read-only request on its own pooled
+    connection, its rows straight off the DBAPI cursor (database.session_rows).
     """
-    session.flush()
-    return read_rows(session.connection(), statement, params)
+    return session_rows(session, statement, params)
 
 
 def _one_or_none(rows: Sequence[Sequence[Any]]) -> Sequence[Any] | None:
