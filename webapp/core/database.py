@@ -38,9 +38,45 @@ def prepare_engine(engine: Engine) -> None:
         event.listen(engine, "connect", _sqlite_on_connect)
 
 
+# Statement texts a cursor plan keeps, per values written into the SQL (LIMIT and OFFSET).
+PLAN_TEXTS = 1024
+
+
+class _CursorPlan:
+    """A statement compiled once for a dialect, to run on the DBAPI cursor (read_rows)."""
+
+    def __init__(self, compiled: SQLCompiler) -> None:
+        self.compiled = compiled
+        binds = compiled.binds.values()
+        # Values written into the SQL text itself (literal_execute: LIMIT and OFFSET) decide
+        # the text; an expanding IN list would too, by its length, so such a plan keeps none.
+        self.literals = tuple(bind.key for bind in binds if bind.literal_execute)
+        self.keeps_texts = not any(bind.expanding for bind in binds)
+        # Per literal values: the text and the names of the parameters it binds.
+        self.texts: dict[tuple[Any, ...], tuple[str, tuple[str, ...]]] = {}
+
+    def execution(self, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The SQL text and the driver's parameters for these values, as SQLAlchemy makes them."""
+        if not self.keeps_texts:
+            state = self.compiled.construct_expanded_state(params)
+            return state.statement, dict(state.parameters)
+        key = tuple(params.get(name) for name in self.literals)
+        kept = self.texts.get(key)
+        if kept is None:
+            # SQLAlchemy writes the values in (a regex pass over the text, about 10 µs); each
+            # text is written once per plan, up to PLAN_TEXTS of them.
+            state = self.compiled.construct_expanded_state(params)
+            kept = state.statement, tuple(state.parameters)
+            if len(self.texts) < PLAN_TEXTS:
+                self.texts[key] = kept
+        text, names = kept
+        values = self.compiled.construct_params(params)
+        return text, {name: values[name] for name in names}
+
+
 @lru_cache(maxsize=256)
-def _compiled_for_cursor(statement: Select[Any], dialect: Dialect) -> SQLCompiler | None:
-    """The statement compiled for this dialect, if its rows can be read straight off the DBAPI
+def _cursor_plan(statement: Select[Any], dialect: Dialect) -> _CursorPlan | None:
+    """The statement's plan for this dialect, if its rows can be read straight off the DBAPI
     cursor: named parameters, and SQLAlchemy would convert neither a parameter nor a column (on
     PostgreSQL with psycopg none of the API's reads needs it; SQLite's dates do)."""
     compiled = statement.compile(dialect=dialect)
@@ -52,7 +88,7 @@ def _compiled_for_cursor(statement: Select[Any], dialect: Dialect) -> SQLCompile
     columns = [column.type for column in statement.selected_columns]
     if any(kind.dialect_impl(dialect).result_processor(dialect, None) for kind in columns):
         return None
-    return compiled
+    return _CursorPlan(compiled)
 
 
 def session_rows(
@@ -93,7 +129,7 @@ def read_rows(
     On an autocommit connection (a read request on PostgreSQL, webapp.transactions) the
     statement, compiled once by SQLAlchemy, runs on the connection's own DBAPI cursor: no
     execution context, result metadata or Row objects, about 130 µs less per read, with the same
-    rows SQLAlchemy would give (checked by _compiled_for_cursor and tests/test_transactions.py).
+    rows SQLAlchemy would give (checked by _cursor_plan and tests/test_transactions.py).
     Everything else goes through SQLAlchemy: transactions, other dialects, and connections with
     cursor-execute listeners (instrumentation and the statement-counting tests see every
     statement). A failure on the cursor is handed to SQLAlchemy by running the statement again
@@ -101,20 +137,20 @@ def read_rows(
     and the request marked to be run again), wraps it and raises it, exactly as before; a read
     in autocommit changes nothing, so running it twice is safe.
     """
-    compiled = None
+    plan = None
     if (
         _autocommit(connection)
         and not connection.dispatch.before_cursor_execute
         and not connection.dispatch.after_cursor_execute
     ):
-        compiled = _compiled_for_cursor(statement, connection.dialect)
-    if compiled is None:
+        plan = _cursor_plan(statement, connection.dialect)
+    if plan is None:
         return connection.execute(statement, params).all()
-    state = compiled.construct_expanded_state(params)
+    text, parameters = plan.execution(params)
     try:
         cursor = connection.connection.cursor()
         try:
-            cursor.execute(state.statement, state.parameters)
+            cursor.execute(text, parameters)
             rows: Sequence[Sequence[Any]] = cursor.fetchall()
         finally:
             cursor.close()
