@@ -28,17 +28,18 @@ migrate = Migrate(compare_type=True, render_as_batch=True)
 
 
 def _close_session(exc: BaseException | None) -> None:
-    """Close the request's session, tolerating a connection the database dropped meanwhile.
+    """Remove the request's session, tolerating a connection the database dropped meanwhile.
 
-    Runs just before Flask-SQLAlchemy's teardown removes the session. Ending a read transaction
-    on a connection lost during an outage raises; SQLAlchemy has already discarded that
-    connection and the session is left clean, so the response already made stands instead of
-    becoming a bare 500 from the server, and the removal that follows succeeds.
+    Runs just before Flask-SQLAlchemy's own teardown, which then finds nothing left to close.
+    Ending a read transaction on a connection lost during an outage raises; SQLAlchemy has
+    already discarded that connection and the session is left clean, so the response already
+    made stands instead of becoming a bare 500 from the server, and Flask-SQLAlchemy's removal
+    that follows succeeds.
     """
     if not db.session.registry.has():
         return
     try:
-        db.session.close()
+        db.session.remove()
     except sa_exc.DBAPIError as error:
         log.warning("closing the session failed, its connection was discarded: %s", error.orig)
 
