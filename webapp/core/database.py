@@ -96,6 +96,8 @@ def session_rows(
 ) -> Sequence[Sequence[Any]]:
     """The rows of a column SELECT run for this session's request, as tuples by position.
 
+    The shared queries' statements load columns, never ORM entities, so the ORM's execution
+    layer (events, loading context, identity map) has nothing to add and is not used.
     A read-only request in autocommit (its session's engine is an autocommit twin, see
     webapp.transactions) has no transaction to keep a connection for: while its session has not
     begun one, each statement checks a pooled connection out for itself and gives it back as

@@ -85,19 +85,6 @@ ReaderId = int | ColumnElement[int] | None
 T = TypeVar("T")
 
 
-def _rows(
-    session: AnySession, statement: Select[Any], params: dict[str, Any]
-) -> Sequence[Sequence[Any]]:
-    """Run a column statement for the session's request; its rows, read by position.
-
-    These statements load columns, never ORM entities, so the ORM's execution layer (events,
-    loading context, identity map) has nothing to add. A write runs them on its session's
-    connection after a flush (it reads what it wrote); a read-only request on its own pooled
-    connection, its rows straight off the DBAPI cursor (database.session_rows).
-    """
-    return session_rows(session, statement, params)
-
-
 def _one_or_none(rows: Sequence[Sequence[Any]]) -> Sequence[Any] | None:
     """The only row, or None; more than one is a bug (lookups are by unique keys)."""
     if len(rows) > 1:
@@ -171,7 +158,7 @@ def _article_columns(reader_id: ReaderId, *, body: bool) -> list[Any]:
 
 def _view(row: Sequence[Any], body: str | None = None) -> ArticleView:
     """A row of _article_columns as a view; tag names sorted by code point, as on both databases."""
-    # Unpacked by position (the order of _article_columns); rows carry no names (_rows).
+    # Unpacked by position (the order of _article_columns); rows carry no names (session_rows).
     (slug, title, description, tags, created, updated, favorited, count, *author) = row[:12]
     return ArticleView(
         slug,
@@ -310,7 +297,7 @@ def _page(
     params = dict(values)
     if reader is not None:
         params.update(reader_id=reader.user_id, token_version=reader.version)
-    rows = _rows(session, statement, params)
+    rows = session_rows(session, statement, params)
     if not rows:
         raise Unauthorized("Token is invalid or expired.")
     # Past the end (or with no match) the one row carries the total (last) and no article (no
@@ -357,7 +344,7 @@ def _article_statement(signed_in: bool) -> Select[Any]:
 def article_by_slug(session: AnySession, slug: str, reader_id: int | None) -> ArticleView:
     """The article with its body, author, tags and the reader's facts; 404 when there is none."""
     stmt = _article_statement(reader_id is not None)
-    rows = _rows(session, stmt, {"slug": slug, "reader_id": reader_id})
+    rows = session_rows(session, stmt, {"slug": slug, "reader_id": reader_id})
     row = _found(_one_or_none(rows), "Article")
     return _view(row, body=row[12])  # the body comes last (_article_columns)
 
@@ -399,7 +386,7 @@ def _profile_statement(signed_in: bool) -> Select[Any]:
 def profile_by_username(session: AnySession, username: str, reader_id: int | None) -> ProfileView:
     """The user as the reader sees them (`following` included); 404 when there is none."""
     stmt = _profile_statement(reader_id is not None)
-    rows = _rows(session, stmt, {"username": username, "reader_id": reader_id})
+    rows = session_rows(session, stmt, {"username": username, "reader_id": reader_id})
     return _profile(_found(_one_or_none(rows), "Profile"))
 
 
@@ -429,7 +416,7 @@ def comments_for_article(
     """An article's comments, oldest first, with authors and the reader's `following`; 404
     when there is no such article."""
     stmt = _comments_statement(reader_id is not None)
-    rows = _rows(session, stmt, {"slug": slug, "reader_id": reader_id})
+    rows = session_rows(session, stmt, {"slug": slug, "reader_id": reader_id})
     _found(rows or None, "Article")
     # The comment's four columns, then its author's (_profile_columns).
     return [
@@ -464,7 +451,7 @@ def _tags_statement() -> Select[Any]:
 
 def tag_names(session: AnySession) -> list[str]:
     """Every tag carried by at least one article, once each, by name."""
-    return [row[0] for row in _rows(session, _tags_statement(), {})]
+    return [row[0] for row in session_rows(session, _tags_statement(), {})]
 
 
 def ensure_available(
