@@ -158,7 +158,11 @@ def test_database_unavailable_is_503_with_retry_after(client, app_kind, monkeypa
     assert int(response.headers["Retry-After"]) > 0
 
 
-def test_unreachable_database_is_503(database_url):
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("post", "/api/users/login"), ("get", "/api/articles"), ("get", "/api/tags")],
+)
+def test_unreachable_database_is_503(database_url, method, path):
     from tests.conftest import make_app
 
     # Port 9 (discard) on loopback: nothing listens, so connecting fails at once.
@@ -168,9 +172,8 @@ def test_unreachable_database_is_503(database_url):
         else "sqlite:////nonexistent-dir/x.db"
     )
     app = make_app(url)
-    response = app.test_client().post(
-        "/api/users/login", json={"user": {"email": "a@b.co", "password": "password1"}}
-    )
+    login = {"user": {"email": "a@b.co", "password": "password1"}}
+    response = getattr(app.test_client(), method)(path, json=login)
     assert_error_shape(response, 503)
     assert response.headers["Retry-After"]
 

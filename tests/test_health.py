@@ -54,7 +54,8 @@ LOGIN = {"user": {"email": "nobody@example.com", "password": "password1"}}
 
 @pytest.mark.usefixtures("_schema")
 @pytest.mark.parametrize(
-    ("method", "path", "served"), [("get", "/readyz", 200), ("post", "/api/users/login", 401)]
+    ("method", "path", "served"),
+    [("get", "/readyz", 200), ("post", "/api/users/login", 401), ("get", "/api/articles", 200)],
 )
 def test_an_exhausted_pool_answers_503_after_the_pool_timeout(database_url, method, path, served):
     options = {**engine_options(database_url), "pool_size": 1, "max_overflow": 0}

@@ -28,7 +28,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -299,15 +299,31 @@ class RoutingSession(Session):
         chosen = super().get_bind(mapper=mapper, clause=clause, bind=bind, **kwargs)
         if bind is not None or not is_read_request() or not isinstance(chosen, sa.Engine):
             return chosen
-        routes = router()
-        if routes is not None:
-            environ = request.environ
-            route = environ.get(ROUTE_KEY)
-            if route is None:
-                route = environ[ROUTE_KEY] = routes.choose()
-            if route == REPLICA:
-                chosen = self._db.engines[REPLICA]
-        return reading_engine(chosen)
+        return _read_route(self._db.engines, chosen)
+
+    @classmethod
+    def read_only_engine(cls) -> sa.Engine | None:
+        """The engine a read-only request's column statements run on without opening a session
+        (webapp.core.database.SESSIONLESS_HOOK): what get_bind gives the default bind; None
+        outside a read-only request."""
+        if not is_read_request():
+            return None
+        engines = current_app.extensions["sqlalchemy"].engines
+        return _read_route(engines, engines[None])
+
+
+def _read_route(engines: Mapping[str | None, sa.Engine], chosen: sa.Engine) -> sa.Engine:
+    """A read-only request's engine: the replica's when the request is routed there (chosen once
+    per attempt), else the chosen one; in autocommit either way."""
+    routes = router()
+    if routes is not None:
+        environ = request.environ
+        route = environ.get(ROUTE_KEY)
+        if route is None:
+            route = environ[ROUTE_KEY] = routes.choose()
+        if route == REPLICA:
+            chosen = engines[REPLICA]
+    return reading_engine(chosen)
 
 
 def _replica_error(context: sa.engine.ExceptionContext) -> None:

@@ -100,27 +100,106 @@ def session_rows(
     layer (events, loading context, identity map) has nothing to add and is not used.
     A read-only request in autocommit (its session's engine is an autocommit twin, see
     webapp.transactions) has no transaction to keep a connection for: while its session has not
-    begun one, each statement checks a pooled connection out for itself and gives it back as
-    soon as its rows are in, before they are turned into a response. The session's own lifecycle
-    (begin, connection, close) cost more than the statement under load, and the connection is no
-    longer held while the response is built. Once the session is in a transaction (a write, or a
-    read that loaded an entity first, such as the caller's account), the statement runs on its
-    connection, after a flush of pending changes as Session.execute's autoflush would: a write
-    reads what it wrote, in its transaction, on its route.
+    begun one, each statement runs on its own, on a pooled connection checked out for it and
+    given back with its rows in (engine_rows), before they are turned into a response. A scoped
+    session not opened yet is not opened for it: its class names the engine (SESSIONLESS_HOOK).
+    Once the session is in a transaction (a write, or a read that loaded an entity first, such as
+    the caller's account), the statement runs on its connection, after a flush of pending changes
+    as Session.execute's autoflush would: a write reads what it wrote, in its transaction, on its
+    route.
     """
+    engine = _autocommit_engine(session)
+    if engine is not None:
+        return engine_rows(engine, statement, params)
     current = session() if isinstance(session, scoped_session) else session
-    if not current.in_transaction() and not current.new and not current.deleted:
-        bind = current.get_bind()
-        if isinstance(bind, Engine) and _autocommit(bind):
-            with bind.connect() as connection:
-                return read_rows(connection, statement, params)
     current.flush()
     return read_rows(current.connection(), statement, params)
+
+
+def session_dialect(session: AnySession) -> Dialect:
+    """The dialect this session's statements run on, found without opening a scoped session."""
+    engine = _autocommit_engine(session)
+    return (engine if engine is not None else session.get_bind()).dialect
+
+
+# The classmethod a session class may offer so that a read-only request's statements need no
+# session: it returns the autocommit engine they would run on, or None (webapp.routing).
+SESSIONLESS_HOOK = "read_only_engine"
+
+
+def _autocommit_engine(session: AnySession) -> Engine | None:
+    """The autocommit engine a statement of this session's request may run on by itself, or None
+    when it belongs on the session's connection (a transaction has begun, changes are pending,
+    or the engine is not in autocommit)."""
+    if isinstance(session, scoped_session) and not session.registry.has():
+        hook = getattr(session.session_factory.class_, SESSIONLESS_HOOK, None)
+        if hook is None:
+            return None
+        bind = hook()
+    else:
+        current = session() if isinstance(session, scoped_session) else session
+        if current.in_transaction() or current.new or current.deleted:
+            return None
+        bind = current.get_bind()
+    return bind if isinstance(bind, Engine) and _autocommit(bind) else None
 
 
 def _autocommit(bind: Engine | Connection) -> bool:
     """Whether statements on this engine or connection run in autocommit (no transaction)."""
     return bind.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+
+
+def _cursor_listeners(bind: Engine | Connection) -> bool:
+    """Whether something listens to statements on their way to the cursor (instrumentation,
+    the statement-counting tests): then every statement goes through SQLAlchemy's execution."""
+    return bool(bind.dispatch.before_cursor_execute or bind.dispatch.after_cursor_execute)
+
+
+def engine_rows(
+    engine: Engine, statement: Select[Any], params: dict[str, Any]
+) -> Sequence[Sequence[Any]]:
+    """The rows of a SELECT run by itself on an autocommit engine, as tuples by position.
+
+    Where the statement's rows can come straight off the DBAPI cursor (_cursor_plan), a pooled
+    DBAPI connection is checked out for it alone, put in autocommit through the dialect (what
+    the engine's isolation option would do), and given back as soon as the rows are in: no
+    SQLAlchemy Connection, events or result objects, which cost more than the statement under
+    load. Any failure on that path, the checkout included, discards the connection and hands
+    the statement to SQLAlchemy, which runs it again its way and reports a failure that lasts
+    as before (webapp.transactions: a dead pool is refreshed and the read rerun, otherwise a
+    503). A read changes nothing, so running it twice is safe; one that fails twice takes twice
+    as long to fail, and an unreachable database is tried twice (two connect timeouts).
+    """
+    dialect = engine.dialect
+    plan = None if _cursor_listeners(engine) else _cursor_plan(statement, dialect)
+    if plan is not None:
+        try:
+            return _direct_rows(engine, *plan.execution(params))
+        except dialect.loaded_dbapi.Error:
+            with engine.connect() as connection:
+                return connection.execute(statement, params).all()
+    with engine.connect() as connection:
+        return read_rows(connection, statement, params)
+
+
+def _direct_rows(engine: Engine, text: str, parameters: dict[str, Any]) -> Sequence[Sequence[Any]]:
+    """Run a compiled SELECT in autocommit on a pooled DBAPI connection checked out for it."""
+    dialect = engine.dialect
+    pooled = engine.raw_connection()
+    try:
+        connection = pooled.dbapi_connection
+        assert connection is not None  # a connection just checked out is valid
+        dialect.set_isolation_level(connection, "AUTOCOMMIT")
+        rows = _fetch(connection, text, parameters)
+        dialect.reset_isolation_level(connection)
+    except BaseException:
+        # Its state after a failure is unknown (in autocommit, perhaps dead): the pool discards
+        # it and opens a new one when needed.
+        pooled.invalidate()
+        raise
+    finally:
+        pooled.close()
+    return rows
 
 
 def read_rows(
@@ -140,22 +219,22 @@ def read_rows(
     in autocommit changes nothing, so running it twice is safe.
     """
     plan = None
-    if (
-        _autocommit(connection)
-        and not connection.dispatch.before_cursor_execute
-        and not connection.dispatch.after_cursor_execute
-    ):
+    if _autocommit(connection) and not _cursor_listeners(connection):
         plan = _cursor_plan(statement, connection.dialect)
     if plan is None:
         return connection.execute(statement, params).all()
-    text, parameters = plan.execution(params)
     try:
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(text, parameters)
-            rows: Sequence[Sequence[Any]] = cursor.fetchall()
-        finally:
-            cursor.close()
+        return _fetch(connection.connection.dbapi_connection, *plan.execution(params))
     except connection.dialect.loaded_dbapi.Error:
         return connection.execute(statement, params).all()
+
+
+def _fetch(dbapi_connection: Any, text: str, parameters: dict[str, Any]) -> Sequence[Sequence[Any]]:
+    """Execute on a DBAPI cursor of the connection and fetch every row."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(text, parameters)
+        rows: Sequence[Sequence[Any]] = cursor.fetchall()
+    finally:
+        cursor.close()
     return rows

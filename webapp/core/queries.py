@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import MultipleResultsFound
 
-from .database import AnySession, session_rows
+from .database import AnySession, session_dialect, session_rows
 from .errors import NotFound, Unauthorized, Unprocessable
 from .models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User, username_key
 from .security import TokenClaims
@@ -326,7 +326,7 @@ def articles_page(
 def feed_page(session: AnySession, reader: TokenClaims, *, limit: int, offset: int) -> Page:
     """Articles by authors the token's reader follows, newest first (the token checked too)."""
     # One statement per dialect: LATERAL where the database has it (see _feed_statement).
-    statement = _feed_statement(session.get_bind().dialect.name == "postgresql")
+    statement = _feed_statement(session_dialect(session).name == "postgresql")
     return _page(session, statement, reader, {"limit": limit, "offset": offset})
 
 
