@@ -76,6 +76,15 @@ def test_dates_are_utc_milliseconds_with_z():
     assert field.serialize("at", {"at": aware}) == "2026-11-25T10:34:56.789Z"
     naive = datetime(2026, 11, 25, 12, 34, 56)  # SQLite's: stored in UTC
     assert field.serialize("at", {"at": naive}) == "2026-11-25T12:34:56.000Z"
+    # The same text as isoformat's, milliseconds truncated, on dates of every shape.
+    for value in (
+        datetime(2026, 1, 2, 3, 4, 5, 999, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 11, 25, 0, 0, 0, 1000),
+    ):
+        expected = value.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+        assert field.serialize("at", {"at": value}) == expected
+    assert field.serialize("at", {"at": None}) is None
 
 
 def test_values_the_shortcuts_do_not_cover_go_through_marshmallow(monkeypatch):
