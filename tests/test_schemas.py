@@ -107,3 +107,30 @@ def test_fields_that_read_the_object_go_through_marshmallow(monkeypatch):
     obj = {"name": "jake", "label": "ignored: a Function field reads the object"}
     assert Computed().dump(obj) == {"label": "JAKE", "name": "jake"}
     assert Computed().dump(obj) == marshmallow_dump(Computed(), obj, monkeypatch)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "limit=5", "limit=5&limit=7", "tag=a&tag=b&offset=3", "other=x&limit=2", "ids=1&ids=2"],
+)
+def test_query_strings_reach_schemas_as_webargs_hands_them(query):
+    """The parser's plain dict for single-value schemas (webapp.api.Parser.load_querystring)
+    loads exactly what webargs' own multi-dict proxy does; a list field still gets every value."""
+    from flask import Flask, request
+    from marshmallow import EXCLUDE
+    from webargs.flaskparser import FlaskParser
+
+    from webapp.api import Parser
+
+    class Listed(Schema):
+        ids = fields.List(fields.Integer())
+        tag = fields.String()
+
+    app = Flask(__name__)
+    with app.test_request_context(f"/?{query}"):
+        for schema in (schemas.ArticleFilterArgsSchema(), schemas.PageArgsSchema(), Listed()):
+            ours = Parser().parse(schema, request, location="query", unknown=EXCLUDE)
+            theirs = FlaskParser().parse(schema, request, location="query", unknown=EXCLUDE)
+            assert ours == theirs
+        args = Parser().parse(Listed(), request, location="query", unknown=EXCLUDE)
+        assert args.get("ids", []) == [int(v) for v in request.args.getlist("ids")]

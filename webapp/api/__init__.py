@@ -10,6 +10,7 @@ from typing import Any, Literal, NoReturn, TypeVar, cast
 
 import flask
 import flask_smorest
+import marshmallow as ma
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 from werkzeug.routing import BaseConverter
@@ -38,6 +39,14 @@ class Parser(FlaskParser):
         **kwargs: Any,
     ) -> NoReturn:
         abort(422, exc=error, messages={"json": ["Request body is not valid JSON."]})
+
+    def load_querystring(self, req: flask.Request, schema: ma.Schema) -> Any:
+        """The query string as webargs' proxy would hand it to the schema; when no field takes
+        several values, as a plain dict of each parameter's first value, which is what the proxy
+        gives for such fields, without werkzeug raising and catching a KeyError (an HTTP
+        exception object) for every parameter the request leaves out."""
+        proxy = self._makeproxy(req.args, schema)
+        return proxy if proxy.multiple_keys else req.args.to_dict()
 
     def _raw_load_json(self, req: flask.Request) -> Any:
         """The JSON body, or 422 when it is not one the API can safely read."""
