@@ -64,33 +64,19 @@ def test_reads_run_in_autocommit_and_writes_in_a_transaction(
     assert not any(autocommit_seen)
 
 
-@pytest.mark.parametrize("pooled", [1, 3])
 def test_a_read_whose_connection_died_runs_again_on_a_fresh_one(
-    client, make_user, make_article, app, database_url, caplog, pooled
+    client, make_user, make_article, database_url, caplog
 ):
-    """After a restart every pooled connection is dead. The read's first try discards its one
-    and hands the statement to SQLAlchemy; when that meets another dead connection, SQLAlchemy
-    refreshes the whole pool and the read is run again from the start. Either way: a 200."""
     jake = make_user("jake")
     make_article(jake, "Survives a restart")
     assert client.get("/api/articles", headers=jake["headers"]).status_code == 200
-    with app.app_context():
-        engine = db.engine
-    held = [engine.connect() for _ in range(pooled)]  # the pool keeps this many connections
-    for connection in held:
-        connection.close()
-    assert drop_the_apps_connections(database_url) >= pooled
+    assert drop_the_apps_connections(database_url) >= 1
 
     with caplog.at_level(logging.INFO, logger="webapp.transactions"):
         response = client.get("/api/articles", headers=jake["headers"])
-        assert response.status_code == 200
-        assert response.get_json()["articles"][0]["title"] == "Survives a restart"
-        reran = "ran again after a connection failure" in caplog.text
-        assert reran == (pooled > 1)
-        caplog.clear()
-        for _ in range(pooled + 1):  # every connection the pool still has is a live one
-            assert client.get("/api/articles", headers=jake["headers"]).status_code == 200
-        assert "ran again" not in caplog.text
+    assert response.status_code == 200
+    assert response.get_json()["articles"][0]["title"] == "Survives a restart"
+    assert "ran again after a connection failure" in caplog.text
 
 
 def test_a_write_after_the_connections_died_is_pinged_and_succeeds(
@@ -295,7 +281,7 @@ def test_a_read_gives_its_connection_back_before_its_response_is_built(
 
 def test_a_read_of_columns_alone_opens_no_session(client, make_user, make_article, monkeypatch):
     """A read-only request whose statements load columns only runs each on a pooled connection
-    of its own (database.engine_rows): it never opens a session. One that loads an entity, the
+    of its own (database.session_rows): it never opens a session. One that loads an entity, the
     caller's account, opens one for it."""
     from webapp import routing
 

@@ -101,8 +101,10 @@ def session_rows(
     A read-only request in autocommit (its session's engine is an autocommit twin, see
     webapp.transactions) has no transaction to keep a connection for: while its session has not
     begun one, each statement runs on its own, on a pooled connection checked out for it and
-    given back with its rows in (engine_rows), before they are turned into a response. A scoped
-    session not opened yet is not opened for it: its class names the engine (SESSIONLESS_HOOK).
+    given back with its rows in, before they are turned into a response. A scoped session not
+    opened yet is not opened for it (its class names the engine, SESSIONLESS_HOOK): a read that
+    loads columns only never creates, begins or closes a session, which under load cost more
+    than its statement.
     Once the session is in a transaction (a write, or a read that loaded an entity first, such as
     the caller's account), the statement runs on its connection, after a flush of pending changes
     as Session.execute's autoflush would: a write reads what it wrote, in its transaction, on its
@@ -110,7 +112,8 @@ def session_rows(
     """
     engine = _autocommit_engine(session)
     if engine is not None:
-        return engine_rows(engine, statement, params)
+        with engine.connect() as connection:
+            return read_rows(connection, statement, params)
     current = session() if isinstance(session, scoped_session) else session
     current.flush()
     return read_rows(current.connection(), statement, params)
@@ -149,59 +152,6 @@ def _autocommit(bind: Engine | Connection) -> bool:
     return bind.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
 
 
-def _cursor_listeners(bind: Engine | Connection) -> bool:
-    """Whether something listens to statements on their way to the cursor (instrumentation,
-    the statement-counting tests): then every statement goes through SQLAlchemy's execution."""
-    return bool(bind.dispatch.before_cursor_execute or bind.dispatch.after_cursor_execute)
-
-
-def engine_rows(
-    engine: Engine, statement: Select[Any], params: dict[str, Any]
-) -> Sequence[Sequence[Any]]:
-    """The rows of a SELECT run by itself on an autocommit engine, as tuples by position.
-
-    Where the statement's rows can come straight off the DBAPI cursor (_cursor_plan), a pooled
-    DBAPI connection is checked out for it alone, put in autocommit through the dialect (what
-    the engine's isolation option would do), and given back as soon as the rows are in: no
-    SQLAlchemy Connection, events or result objects, which cost more than the statement under
-    load. Any failure on that path, the checkout included, discards the connection and hands
-    the statement to SQLAlchemy, which runs it again its way and reports a failure that lasts
-    as before (webapp.transactions: a dead pool is refreshed and the read rerun, otherwise a
-    503). A read changes nothing, so running it twice is safe; one that fails twice takes twice
-    as long to fail, and an unreachable database is tried twice (two connect timeouts).
-    """
-    dialect = engine.dialect
-    plan = None if _cursor_listeners(engine) else _cursor_plan(statement, dialect)
-    if plan is not None:
-        try:
-            return _direct_rows(engine, *plan.execution(params))
-        except dialect.loaded_dbapi.Error:
-            with engine.connect() as connection:
-                return connection.execute(statement, params).all()
-    with engine.connect() as connection:
-        return read_rows(connection, statement, params)
-
-
-def _direct_rows(engine: Engine, text: str, parameters: dict[str, Any]) -> Sequence[Sequence[Any]]:
-    """Run a compiled SELECT in autocommit on a pooled DBAPI connection checked out for it."""
-    dialect = engine.dialect
-    pooled = engine.raw_connection()
-    try:
-        connection = pooled.dbapi_connection
-        assert connection is not None  # a connection just checked out is valid
-        dialect.set_isolation_level(connection, "AUTOCOMMIT")
-        rows = _fetch(connection, text, parameters)
-        dialect.reset_isolation_level(connection)
-    except BaseException:
-        # Its state after a failure is unknown (in autocommit, perhaps dead): the pool discards
-        # it and opens a new one when needed.
-        pooled.invalidate()
-        raise
-    finally:
-        pooled.close()
-    return rows
-
-
 def read_rows(
     connection: Connection, statement: Select[Any], params: dict[str, Any]
 ) -> Sequence[Sequence[Any]]:
@@ -219,22 +169,22 @@ def read_rows(
     in autocommit changes nothing, so running it twice is safe.
     """
     plan = None
-    if _autocommit(connection) and not _cursor_listeners(connection):
+    if (
+        _autocommit(connection)
+        and not connection.dispatch.before_cursor_execute
+        and not connection.dispatch.after_cursor_execute
+    ):
         plan = _cursor_plan(statement, connection.dialect)
     if plan is None:
         return connection.execute(statement, params).all()
+    text, parameters = plan.execution(params)
     try:
-        return _fetch(connection.connection.dbapi_connection, *plan.execution(params))
+        cursor = connection.connection.cursor()
+        try:
+            cursor.execute(text, parameters)
+            rows: Sequence[Sequence[Any]] = cursor.fetchall()
+        finally:
+            cursor.close()
     except connection.dialect.loaded_dbapi.Error:
         return connection.execute(statement, params).all()
-
-
-def _fetch(dbapi_connection: Any, text: str, parameters: dict[str, Any]) -> Sequence[Sequence[Any]]:
-    """Execute on a DBAPI cursor of the connection and fetch every row."""
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(text, parameters)
-        rows: Sequence[Sequence[Any]] = cursor.fetchall()
-    finally:
-        cursor.close()
     return rows
