@@ -6,7 +6,8 @@ statement, a write in one transaction that commits at the end.
   the pool, so a one-statement read is one round trip. Such a request never writes, so there is
   nothing to commit or roll back; each statement sees committed data as of its own start. Until
   its session loads an entity, each of its column statements checks a connection out just for
-  itself and reads the rows straight off the DBAPI cursor (webapp.core.database.session_rows).
+  itself and reads the rows straight off the DBAPI cursor, without opening a session at all
+  (webapp.core.database.session_rows; RoutingSession.read_only_engine names the engine).
 - **Writes** keep the unit of work: one transaction, committed once by the view, rolled back on
   any error (Flask-SQLAlchemy's session, removed after every request).
 - **Dead connections** (after a database restart or a network cut): a write's connection is
