@@ -6,9 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 import pytest
+from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 
 from webapp.errors import validation_errors
+from webapp.extensions import db
 
 # The API's behaviour: every test that uses `client` runs against both apps.
 pytestmark = pytest.mark.contract
@@ -172,10 +174,15 @@ def test_unreachable_database_is_503(database_url, method, path):
         else "sqlite:////nonexistent-dir/x.db"
     )
     app = make_app(url)
+    attempts: list[int] = []
+    with app.app_context():
+        event.listen(db.engine, "do_connect", lambda *args: attempts.append(1))
     login = {"user": {"email": "a@b.co", "password": "password1"}}
     response = getattr(app.test_client(), method)(path, json=login)
     assert_error_shape(response, 503)
     assert response.headers["Retry-After"]
+    # Tried once: a host that does not answer costs one connect timeout, not two.
+    assert attempts == [1]
 
 
 def test_validation_errors_flatten_nested_messages():

@@ -64,11 +64,22 @@ def test_reads_run_in_autocommit_and_writes_in_a_transaction(
     assert not any(autocommit_seen)
 
 
+@pytest.mark.parametrize("pooled", [1, 3])
 def test_a_read_whose_connection_died_runs_again_on_a_fresh_one(
-    client, make_user, make_article, database_url, caplog
+    client, make_user, make_article, database_url, app, caplog, pooled
 ):
+    """After a restart every pooled connection is dead. A read that meets one answers from a
+    fresh connection: at once when its statement's own was the only one (it is discarded and the
+    statement runs again through SQLAlchemy), else by running the whole request again once
+    SQLAlchemy has discarded the pool's older connections."""
     jake = make_user("jake")
     make_article(jake, "Survives a restart")
+    with app.app_context():
+        engine = db.engine
+        held = [engine.connect() for _ in range(pooled)]
+        for connection in held:
+            connection.close()
+        assert engine.pool.checkedin() == pooled
     assert client.get("/api/articles", headers=jake["headers"]).status_code == 200
     assert drop_the_apps_connections(database_url) >= 1
 
@@ -76,7 +87,8 @@ def test_a_read_whose_connection_died_runs_again_on_a_fresh_one(
         response = client.get("/api/articles", headers=jake["headers"])
     assert response.status_code == 200
     assert response.get_json()["articles"][0]["title"] == "Survives a restart"
-    assert "ran again after a connection failure" in caplog.text
+    assert ("ran again after a connection failure" in caplog.text) == (pooled > 1)
+    assert client.get("/api/articles", headers=jake["headers"]).status_code == 200
 
 
 def test_a_write_after_the_connections_died_is_pinged_and_succeeds(
@@ -211,13 +223,34 @@ def test_reads_come_off_the_cursor_with_what_sqlalchemy_would_give(
     assert direct[0][0]["articles"][1]["author"]["following"] is True
 
 
-def test_a_failure_on_the_cursor_is_sqlalchemys_to_handle(client, make_user, monkeypatch):
+def test_a_failure_on_the_cursor_is_sqlalchemys_to_handle(client, make_user, app, monkeypatch):
     """The cursor's error is handed to SQLAlchemy, which runs the statement its way: a failure
     that does not last (here the first execution only) costs nothing; one that does is raised
-    as SQLAlchemy's error, which the error layer answers as before (a timeout is a 503)."""
+    as SQLAlchemy's error, which the error layer answers as before (a timeout is a 503). No
+    connection goes back to the pool in autocommit, where a write would commit statement by
+    statement."""
+    jake = make_user("jake")
+    with app.app_context():
+        pool = db.engine.pool
+    checked_in: list[bool] = []
+
+    def checkin(dbapi_connection: Any, _record: Any) -> None:
+        if dbapi_connection is not None:  # None: discarded
+            checked_in.append(dbapi_connection.autocommit)
+
+    event.listen(pool, "checkin", checkin)
+    try:
+        answers_despite_failures(client, jake["headers"], monkeypatch)
+    finally:
+        event.remove(pool, "checkin", checkin)
+    assert checked_in
+    assert not any(checked_in)
+
+
+def answers_despite_failures(client: Any, headers: dict[str, str], monkeypatch: Any) -> None:
+    """One failed execution costs nothing; failing ones are a 503."""
     from psycopg import Cursor, errors
 
-    jake = make_user("jake")
     failures: list[str] = []
     real_execute = Cursor.execute
 
@@ -228,7 +261,7 @@ def test_a_failure_on_the_cursor_is_sqlalchemys_to_handle(client, make_user, mon
         return real_execute(self, query, *args, **kwargs)
 
     monkeypatch.setattr(Cursor, "execute", failing_once)
-    response = client.get("/api/articles", headers=jake["headers"])
+    response = client.get("/api/articles", headers=headers)
     assert response.status_code == 200
     assert failures
 
@@ -236,7 +269,7 @@ def test_a_failure_on_the_cursor_is_sqlalchemys_to_handle(client, make_user, mon
         raise errors.QueryCanceled("canceling statement due to statement timeout")
 
     monkeypatch.setattr(Cursor, "execute", always_failing)
-    response = client.get("/api/articles", headers=jake["headers"])
+    response = client.get("/api/articles", headers=headers)
     assert response.status_code == 503
     assert response.get_json()["errors"]["body"]
 
