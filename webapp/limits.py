@@ -88,15 +88,21 @@ def _not_an_authenticated_write() -> bool:
     )
 
 
-def _never_limited() -> bool:
-    """Reads (GET, HEAD, OPTIONS) are never rate limited: every limit above is on a login, a
-    registration or a write."""
-    # The one test Flask-Limiter runs before resolving a request's limits, which would otherwise
-    # cost a read about as much as building its response body.
-    return request.method not in WRITE_METHODS
+class WriteLimiter(Limiter):
+    """Flask-Limiter for limits that are all on writes: every limit here is on a login, a
+    registration or a write, so a read (GET, HEAD, OPTIONS) returns before any is resolved."""
+
+    def _check_request_limit(
+        self, callable_name: str | None = None, in_middleware: bool = True
+    ) -> None:
+        # Flask-Limiter's before-request check. Even with a request filter that exempts reads,
+        # it resolves and scopes the app's limits first: about 3% of a read's CPU.
+        if request.method not in WRITE_METHODS:
+            return
+        super()._check_request_limit(callable_name, in_middleware)
 
 
-def build_limiter(config: dict[str, Any]) -> Limiter:
+def build_limiter(config: dict[str, Any]) -> WriteLimiter:
     """The app's limits, read from its config; a malformed limit string fails here, at startup."""
     for name in LIMIT_SETTINGS:
         try:
@@ -104,7 +110,7 @@ def build_limiter(config: dict[str, Any]) -> Limiter:
         except ValueError as exc:
             raise ValueError(f"{name}={config[name]!r} is not a rate limit: {exc}") from exc
     storage_uri = config["RATELIMIT_STORAGE_URI"]
-    return Limiter(
+    return WriteLimiter(
         client_address,
         application_limits=[
             ApplicationLimit(
@@ -179,7 +185,6 @@ def handle_hashing_busy(error: security.HashingBusy) -> tuple[Response, int, dic
 def init_app(app: Flask) -> None:
     """Bind the rate limits to the app and render what they (and busy hashing) answer."""
     limiter = build_limiter(app.config)
-    limiter.request_filter(_never_limited)
     limiter.init_app(app)
     app.extensions["rate_limiter"] = limiter
     app.register_error_handler(RateLimitExceeded, handle_rate_limited)
