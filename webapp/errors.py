@@ -62,6 +62,12 @@ def refuse_nul_in_url() -> None:
     answer differently per database. Lone surrogates cannot arrive here: Werkzeug decodes URLs
     with replacement characters.
     """
+    environ = request.environ
+    query = environ.get("QUERY_STRING", "")
+    # A NUL can only come from the path the server decoded or from the raw query string (as a
+    # byte or as %00): without either, nothing is parsed here (about 1% of a read's CPU).
+    if "\x00" not in environ.get("PATH_INFO", "") and "%00" not in query and "\x00" not in query:
+        return
     if "\x00" in request.path or any(
         "\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)
     ):
