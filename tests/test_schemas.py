@@ -4,6 +4,7 @@ response shapes and on the cases its shortcuts must hand back to marshmallow."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import given, settings
@@ -94,9 +95,41 @@ def test_values_the_shortcuts_do_not_cover_go_through_marshmallow(monkeypatch):
         nested = fields.String(attribute="inner.value")  # a dotted path
         flag = fields.Boolean()  # given 1: marshmallow's truthy set
 
-    obj = {"count": "7", "inner": {"value": "deep"}, "flag": 1}
-    assert Odd().dump(obj) == {"count": 7, "name": "anonymous", "nested": "deep", "flag": True}
-    assert Odd().dump(obj) == marshmallow_dump(Odd(), obj, monkeypatch)
+    expected = {"count": 7, "name": "anonymous", "nested": "deep", "flag": True}
+    mapping = {"count": "7", "inner": {"value": "deep"}, "flag": 1}
+    # An object takes the plan compiled for objects, a mapping the plan's loop: same fallbacks.
+    obj = SimpleNamespace(count="7", inner=SimpleNamespace(value="deep"), flag=1)
+    for each in (mapping, obj):
+        assert Odd().dump(each) == expected
+        assert Odd().dump(each) == marshmallow_dump(Odd(), each, monkeypatch)
+
+
+def test_views_the_shortcuts_do_not_cover_go_through_marshmallow(monkeypatch):
+    """Values of other types than a view declares (a tag that is not a string, an author given
+    as a mapping, none at all) dump as marshmallow dumps them, at every level."""
+    author = ProfileView("jake", "", "", following=False)
+    at = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    odd = [
+        ArticleView("s", "t", "d", ["a", 1], at, at, True, 3, author),  # type: ignore[list-item]
+        ArticleView("s", "t", "d", ("a",), at, at, 1, "3", author),  # type: ignore[arg-type]
+        ArticleView(
+            "s",
+            None,
+            "d",
+            [],
+            None,
+            at,
+            False,
+            0,
+            {"username": "ann", "bio": None, "image": "", "following": 0},
+        ),  # type: ignore[arg-type]
+        ArticleView("s", "t", "d", [], at, at, False, 0, None),  # type: ignore[arg-type]
+        SimpleNamespace(slug="s", author=author),  # missing fields: left out, as marshmallow does
+    ]
+    listing = schemas.ArticlePage()
+    payload = {"articles": odd, "articlesCount": len(odd)}
+    assert listing.dump(payload) == marshmallow_dump(listing, payload, monkeypatch)
+    assert listing.dump(payload)["articles"][0]["tagList"] == ["a", "1"]
 
 
 def test_fields_that_read_the_object_go_through_marshmallow(monkeypatch):
