@@ -223,34 +223,13 @@ def test_reads_come_off_the_cursor_with_what_sqlalchemy_would_give(
     assert direct[0][0]["articles"][1]["author"]["following"] is True
 
 
-def test_a_failure_on_the_cursor_is_sqlalchemys_to_handle(client, make_user, app, monkeypatch):
+def test_a_failure_on_the_cursor_is_sqlalchemys_to_handle(client, make_user, monkeypatch):
     """The cursor's error is handed to SQLAlchemy, which runs the statement its way: a failure
     that does not last (here the first execution only) costs nothing; one that does is raised
-    as SQLAlchemy's error, which the error layer answers as before (a timeout is a 503). No
-    connection goes back to the pool in autocommit, where a write would commit statement by
-    statement."""
-    jake = make_user("jake")
-    with app.app_context():
-        pool = db.engine.pool
-    checked_in: list[bool] = []
-
-    def checkin(dbapi_connection: Any, _record: Any) -> None:
-        if dbapi_connection is not None:  # None: discarded
-            checked_in.append(dbapi_connection.autocommit)
-
-    event.listen(pool, "checkin", checkin)
-    try:
-        answers_despite_failures(client, jake["headers"], monkeypatch)
-    finally:
-        event.remove(pool, "checkin", checkin)
-    assert checked_in
-    assert not any(checked_in)
-
-
-def answers_despite_failures(client: Any, headers: dict[str, str], monkeypatch: Any) -> None:
-    """One failed execution costs nothing; failing ones are a 503."""
+    as SQLAlchemy's error, which the error layer answers as before (a timeout is a 503)."""
     from psycopg import Cursor, errors
 
+    jake = make_user("jake")
     failures: list[str] = []
     real_execute = Cursor.execute
 
@@ -261,7 +240,7 @@ def answers_despite_failures(client: Any, headers: dict[str, str], monkeypatch: 
         return real_execute(self, query, *args, **kwargs)
 
     monkeypatch.setattr(Cursor, "execute", failing_once)
-    response = client.get("/api/articles", headers=headers)
+    response = client.get("/api/articles", headers=jake["headers"])
     assert response.status_code == 200
     assert failures
 
@@ -269,9 +248,43 @@ def answers_despite_failures(client: Any, headers: dict[str, str], monkeypatch: 
         raise errors.QueryCanceled("canceling statement due to statement timeout")
 
     monkeypatch.setattr(Cursor, "execute", always_failing)
-    response = client.get("/api/articles", headers=headers)
+    response = client.get("/api/articles", headers=jake["headers"])
     assert response.status_code == 503
     assert response.get_json()["errors"]["body"]
+
+
+def test_a_write_after_sessionless_reads_runs_in_a_transaction(
+    client, make_user, make_article, app
+):
+    """A sessionless read leaves its pooled connection in autocommit; a write that gets it next
+    has it switched back before its first statement (webapp.transactions._in_transactions)."""
+    jake = make_user("jake")
+    slug = make_article(jake, "After reads")["slug"]
+    for _ in range(3):
+        assert client.get("/api/articles", headers=jake["headers"]).status_code == 200
+    with app.app_context():
+        engine = db.engine
+    seen: list[bool] = []
+
+    def record(conn: Any, *args: Any) -> None:
+        seen.append(conn.connection.dbapi_connection.autocommit)
+
+    # The pool's one connection, as the reads left it: what the write would otherwise inherit.
+    assert engine.pool.checkedin() == 1
+    pooled = engine.pool.connect()
+    assert pooled.dbapi_connection.autocommit
+    pooled.close()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        comment = {"comment": {"body": "in one transaction"}}
+        response = client.post(
+            f"/api/articles/{slug}/comments", json=comment, headers=jake["headers"]
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert response.status_code == 200
+    assert seen
+    assert not any(seen)
 
 
 def test_a_read_gives_its_connection_back_before_its_response_is_built(

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flask import Flask, current_app, has_request_context, request
-from sqlalchemy import Dialect, Engine, event
+from sqlalchemy import Connection, Dialect, Engine, event
 from sqlalchemy import exc as sa_exc
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,23 @@ def _write_pinger(dialect: Dialect) -> Callable[[Any, Any, Any], None]:
             raise sa_exc.DisconnectionError(str(error)) from error
 
     return ping
+
+
+def _in_transactions(connection: Connection) -> None:
+    """A SQLAlchemy connection that is not an autocommit twin's runs in transactions: one a
+    sessionless read left in autocommit in the pool (webapp.core.database.pooled_rows) is
+    switched back before anything runs on it."""
+    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+        return  # the twin's own connection: SQLAlchemy sets its level
+    dialect = connection.dialect
+    dbapi_connection = connection.connection.dbapi_connection
+    if dbapi_connection is not None and dbapi_connection.autocommit:
+        try:
+            dialect.reset_isolation_level(dbapi_connection)
+        except dialect.loaded_dbapi.Error:
+            # A broken connection: SQLAlchemy opens a new one (in transactions) for its first
+            # statement; a write's failure then surfaces there, classified as usual.
+            connection.invalidate()
 
 
 def _mark_dead_connection(context: Any) -> None:
@@ -129,6 +146,7 @@ def init_app(app: Flask, engines: Mapping[Any, Engine]) -> None:
         if engine.dialect.name != "postgresql":
             continue
         twins[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+        event.listen(engine, "engine_connect", _in_transactions)
         if app.config["DB_POOL_PRE_PING"]:
             event.listen(engine.pool, "checkout", _write_pinger(engine.dialect))
         event.listen(engine, "handle_error", _mark_dead_connection)

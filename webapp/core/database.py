@@ -204,12 +204,13 @@ def pooled_rows(
 
     The pooled connection is used without a SQLAlchemy Connection around it: what that adds for
     one statement (event dispatch, the isolation level set as an execution option and reset by
-    a checkin callback) cost about a third as much as the statement's own execution. The same
-    dialect methods set and reset the isolation level here. Failures stay SQLAlchemy's: one to
+    a checkin callback) cost about a third as much as the statement's own execution. The
+    connection is switched to autocommit by the dialect's own method, and only if it is not in
+    autocommit already; it goes back to the pool as it is, since a connection taken for a
+    transaction is switched back first (webapp.transactions). Failures stay SQLAlchemy's: one to
     check a connection out is wrapped and reported (handle_error hooks, the 503) as
-    Engine.connect does, once; one on the cursor gives the connection back and runs the
-    statement again through SQLAlchemy, as read_rows does. A connection that could not be reset
-    is discarded: back in the pool in autocommit, a write would commit each statement alone.
+    Engine.connect does, once; after one on the cursor the connection is discarded and the
+    statement runs again through SQLAlchemy, as read_rows does.
     """
     dialect = engine.dialect
     text, parameters = plan.execution(params)
@@ -222,21 +223,21 @@ def pooled_rows(
     try:
         dbapi_connection = pooled.dbapi_connection
         assert dbapi_connection is not None  # None only once invalidated
-        try:
+        # psycopg's flag (autocommit twins exist for PostgreSQL only).
+        if not dbapi_connection.autocommit:
             dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
-            cursor = dbapi_connection.cursor()
-            try:
-                cursor.execute(text, parameters)
-                rows = cursor.fetchall()
-            finally:
-                cursor.close()
-        except dialect.loaded_dbapi.Error:
-            pass  # SQLAlchemy's to classify: the statement runs again its way, below
-        dialect.reset_isolation_level(dbapi_connection)
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(text, parameters)
+            rows = cursor.fetchall()
+        finally:
+            cursor.close()
     except dialect.loaded_dbapi.Error:
-        pooled.invalidate()  # not reset: discarded (and given back) instead
-    except BaseException:
+        # The connection may be broken: discarded. SQLAlchemy classifies the failure when the
+        # statement runs again its way, below.
         pooled.invalidate()
+    except BaseException:
+        pooled.close()
         raise
     else:
         pooled.close()
