@@ -7,9 +7,12 @@ statement, a write in one transaction that commits at the end.
   nothing to commit or roll back; each statement sees committed data as of its own start. Until
   its session loads an entity, each of its column statements checks a connection out just for
   itself and reads the rows straight off the DBAPI cursor, without opening a session at all
-  (webapp.core.database.session_rows; RoutingSession.read_only_engine names the engine).
+  (webapp.core.database.session_rows; RoutingSession.read_only_engine names the engine). That
+  connection goes back to the pool in autocommit, so the next read switches nothing.
 - **Writes** keep the unit of work: one transaction, committed once by the view, rolled back on
-  any error (Flask-SQLAlchemy's session, removed after every request).
+  any error (Flask-SQLAlchemy's session, removed after every request). Every SQLAlchemy
+  connection that is not an autocommit twin's is switched out of autocommit as it is opened
+  (_in_transactions), whatever a read left in the pool.
 - **Dead connections** (after a database restart or a network cut): a write's connection is
   tested before use (DB_POOL_PRE_PING), exactly as the pool's own pre-ping did. A read's is not,
   which would cost a round trip on every read; instead, a read that finds its pooled connection
