@@ -287,6 +287,47 @@ def test_a_write_after_sessionless_reads_runs_in_a_transaction(
     assert not any(seen)
 
 
+def test_a_write_whose_connection_cannot_leave_autocommit_gets_a_new_one(
+    client, make_user, make_article, app, monkeypatch
+):
+    """If switching a connection a read left in autocommit back fails (it broke meanwhile), the
+    write is given a new connection, in a transaction, instead of failing."""
+    import psycopg
+
+    jake = make_user("jake")
+    slug = make_article(jake, "Broken switch")["slug"]
+    assert client.get("/api/articles", headers=jake["headers"]).status_code == 200
+    with app.app_context():
+        engine = db.engine
+    failures: list[int] = []
+    real_reset = engine.dialect.reset_isolation_level
+
+    def failing_once(dbapi_connection: Any) -> None:
+        if not failures:
+            failures.append(1)
+            raise psycopg.OperationalError("the connection is lost")
+        real_reset(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "reset_isolation_level", failing_once)
+    seen: list[bool] = []
+
+    def record(conn: Any, *args: Any) -> None:
+        seen.append(conn.connection.dbapi_connection.autocommit)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        comment = {"comment": {"body": "on a new connection"}}
+        response = client.post(
+            f"/api/articles/{slug}/comments", json=comment, headers=jake["headers"]
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert failures
+    assert response.status_code == 200, response.get_json()
+    assert seen
+    assert not any(seen)
+
+
 def test_a_read_gives_its_connection_back_before_its_response_is_built(
     client, make_user, make_article, app, monkeypatch
 ):
