@@ -112,11 +112,7 @@ def session_rows(
     """
     engine = _autocommit_engine(session)
     if engine is not None:
-        plan = _cursor_plan(statement, engine.dialect) if not _listened(engine) else None
-        if plan is not None:
-            return pooled_rows(engine, plan, statement, params)
-        with engine.connect() as connection:
-            return connection.execute(statement, params).all()
+        return pooled_rows(engine, statement, params)
     current = session() if isinstance(session, scoped_session) else session
     current.flush()
     return read_rows(current.connection(), statement, params)
@@ -178,15 +174,22 @@ def read_rows(
         return connection.execute(statement, params).all()
     text, parameters = plan.execution(params)
     try:
-        cursor = connection.connection.cursor()
-        try:
-            cursor.execute(text, parameters)
-            rows: Sequence[Sequence[Any]] = cursor.fetchall()
-        finally:
-            cursor.close()
+        return _cursor_rows(connection.connection, text, parameters)
     except connection.dialect.loaded_dbapi.Error:
         return connection.execute(statement, params).all()
-    return rows
+
+
+def _cursor_rows(
+    dbapi_connection: Any, text: str, parameters: dict[str, Any]
+) -> Sequence[Sequence[Any]]:
+    """A statement's rows as the DBAPI cursor gives them (tuples, by position)."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(text, parameters)
+        rows: Sequence[Sequence[Any]] = cursor.fetchall()
+        return rows
+    finally:
+        cursor.close()
 
 
 def _listened(bind: Engine | Connection) -> bool:
@@ -197,7 +200,7 @@ def _listened(bind: Engine | Connection) -> bool:
 
 
 def pooled_rows(
-    engine: Engine, plan: _CursorPlan, statement: Select[Any], params: dict[str, Any]
+    engine: Engine, statement: Select[Any], params: dict[str, Any]
 ) -> Sequence[Sequence[Any]]:
     """A statement's rows read on a connection checked out of the autocommit engine's pool for
     it alone, in autocommit, and given back at once.
@@ -210,37 +213,35 @@ def pooled_rows(
     transaction is switched back first (webapp.transactions). Failures stay SQLAlchemy's: one to
     check a connection out is wrapped and reported (handle_error hooks, the 503) as
     Engine.connect does, once; after one on the cursor the connection is discarded and the
-    statement runs again through SQLAlchemy, as read_rows does.
+    statement runs again through SQLAlchemy, as read_rows does. Statements the cursor cannot
+    take as they are, and engines with cursor-execute listeners, go through SQLAlchemy directly.
     """
     dialect = engine.dialect
-    text, parameters = plan.execution(params)
-    try:
-        pooled = engine.raw_connection()
-    except dialect.loaded_dbapi.Error as error:
-        # The wrapping and the handle_error hooks Engine.connect gives a failed checkout.
-        Connection._handle_dbapi_exception_noconnection(error, dialect, engine)
+    plan = None if _listened(engine) else _cursor_plan(statement, dialect)
     rows: Sequence[Sequence[Any]] | None = None
-    try:
-        dbapi_connection = pooled.dbapi_connection
-        assert dbapi_connection is not None  # None only once invalidated
-        # psycopg's flag (autocommit twins exist for PostgreSQL only).
-        if not dbapi_connection.autocommit:
-            dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
-        cursor = dbapi_connection.cursor()
+    if plan is not None:
+        text, parameters = plan.execution(params)
         try:
-            cursor.execute(text, parameters)
-            rows = cursor.fetchall()
-        finally:
-            cursor.close()
-    except dialect.loaded_dbapi.Error:
-        # The connection may be broken: discarded. SQLAlchemy classifies the failure when the
-        # statement runs again its way, below.
-        pooled.invalidate()
-    except BaseException:
-        pooled.close()
-        raise
-    else:
-        pooled.close()
+            pooled = engine.raw_connection()
+        except dialect.loaded_dbapi.Error as error:
+            # The wrapping and the handle_error hooks Engine.connect gives a failed checkout.
+            Connection._handle_dbapi_exception_noconnection(error, dialect, engine)
+        try:
+            dbapi_connection = pooled.dbapi_connection
+            assert dbapi_connection is not None  # None only once invalidated
+            # psycopg's flag (autocommit twins exist for PostgreSQL only).
+            if not dbapi_connection.autocommit:
+                dialect.set_isolation_level(dbapi_connection, "AUTOCOMMIT")
+            rows = _cursor_rows(dbapi_connection, text, parameters)
+        except dialect.loaded_dbapi.Error:
+            # The connection may be broken: discarded. SQLAlchemy classifies the failure when
+            # the statement runs again its way, below.
+            pooled.invalidate()
+        except BaseException:
+            pooled.close()
+            raise
+        else:
+            pooled.close()
     if rows is None:
         with engine.connect() as connection:
             return connection.execute(statement, params).all()
