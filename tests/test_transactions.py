@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -19,9 +20,10 @@ from webapp.extensions import db
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def autocommit_seen(app: Flask) -> Iterator[list[bool]]:
-    """For every statement the app sends: was its connection in autocommit?"""
+@contextmanager
+def autocommit_of_statements(app: Flask) -> Iterator[list[bool]]:
+    """While open, for every statement the app sends: was its connection in autocommit? (A
+    cursor-execute listener: reads sent meanwhile go through SQLAlchemy, database.read_rows.)"""
     seen: list[bool] = []
 
     def record(conn: Any, *args: Any) -> None:
@@ -30,8 +32,23 @@ def autocommit_seen(app: Flask) -> Iterator[list[bool]]:
     with app.app_context():
         engine = db.engine
     event.listen(engine, "before_cursor_execute", record)
-    yield seen
-    event.remove(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+def autocommit_seen(app: Flask) -> Iterator[list[bool]]:
+    """For every statement the app sends: was its connection in autocommit?"""
+    with autocommit_of_statements(app) as seen:
+        yield seen
+
+
+def comment_on(client: Any, slug: str, user: dict[str, Any], body: str) -> Any:
+    """A write: a comment on the article."""
+    comment = {"comment": {"body": body}}
+    return client.post(f"/api/articles/{slug}/comments", json=comment, headers=user["headers"])
 
 
 def drop_the_apps_connections(database_url: str) -> int:
@@ -57,8 +74,7 @@ def test_reads_run_in_autocommit_and_writes_in_a_transaction(
     assert all(autocommit_seen)
 
     autocommit_seen.clear()
-    comment = {"comment": {"body": "in one transaction"}}
-    response = client.post(f"/api/articles/{slug}/comments", json=comment, headers=jake["headers"])
+    response = comment_on(client, slug, jake, "in one transaction")
     assert response.status_code == 200
     assert autocommit_seen
     assert not any(autocommit_seen)
@@ -173,11 +189,7 @@ def test_reads_come_off_the_cursor_with_what_sqlalchemy_would_give(
     headers = ann["headers"]
     assert client.post("/api/profiles/jake/follow", headers=headers).status_code == 200
     assert client.post(f"/api/articles/{slug}/favorite", headers=jake["headers"]).status_code == 200
-    comment = {"comment": {"body": "Roar"}}
-    assert (
-        client.post(f"/api/articles/{slug}/comments", json=comment, headers=headers).status_code
-        == 200
-    )
+    assert comment_on(client, slug, ann, "Roar").status_code == 200
 
     def answers(who: dict[str, str]) -> list[Any]:
         bodies = []
@@ -263,25 +275,14 @@ def test_a_write_after_sessionless_reads_runs_in_a_transaction(
     for _ in range(3):
         assert client.get("/api/articles", headers=jake["headers"]).status_code == 200
     with app.app_context():
-        engine = db.engine
-    seen: list[bool] = []
-
-    def record(conn: Any, *args: Any) -> None:
-        seen.append(conn.connection.dbapi_connection.autocommit)
-
+        pool = db.engine.pool
     # The pool's one connection, as the reads left it: what the write would otherwise inherit.
-    assert engine.pool.checkedin() == 1
-    pooled = engine.pool.connect()
+    assert pool.checkedin() == 1
+    pooled = pool.connect()
     assert pooled.dbapi_connection.autocommit
     pooled.close()
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        comment = {"comment": {"body": "in one transaction"}}
-        response = client.post(
-            f"/api/articles/{slug}/comments", json=comment, headers=jake["headers"]
-        )
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    with autocommit_of_statements(app) as seen:
+        response = comment_on(client, slug, jake, "in one transaction")
     assert response.status_code == 200
     assert seen
     assert not any(seen)
@@ -309,19 +310,8 @@ def test_a_write_whose_connection_cannot_leave_autocommit_gets_a_new_one(
         real_reset(dbapi_connection)
 
     monkeypatch.setattr(engine.dialect, "reset_isolation_level", failing_once)
-    seen: list[bool] = []
-
-    def record(conn: Any, *args: Any) -> None:
-        seen.append(conn.connection.dbapi_connection.autocommit)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        comment = {"comment": {"body": "on a new connection"}}
-        response = client.post(
-            f"/api/articles/{slug}/comments", json=comment, headers=jake["headers"]
-        )
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+    with autocommit_of_statements(app) as seen:
+        response = comment_on(client, slug, jake, "on a new connection")
     assert failures
     assert response.status_code == 200, response.get_json()
     assert seen
