@@ -24,19 +24,21 @@ echo "hosts  reads/s  p50     p99     replica share  (wrk -t2 -c$CONNECTIONS -d$
 for hosts in ${HOSTS_LIST:-1 2 3}; do
   bash "$SCRIPT" down >/dev/null
   HOSTS=$hosts REPLICA_DELAY_MS=0 bash "$SCRIPT" up >/dev/null
-  if [ "$(psql -X -h 127.0.0.1 -p 55432 -U postgres -d conduit -Atc 'SELECT count(*) FROM articles')" = 0 ]; then
-    (cd "$ROOT" && DATABASE_URL=postgresql://postgres@127.0.0.1:55432/conduit \
+  . "$ROOT/instance/cluster/cluster.env"  # the ports it chose
+  if [ "$(psql -X -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -d conduit -Atc 'SELECT count(*) FROM articles')" = 0 ]; then
+    (cd "$ROOT" && DATABASE_URL=postgresql://postgres@127.0.0.1:$PRIMARY_PORT/conduit \
       .venv/bin/flask --app wsgi.py seed --users 200 --articles 2000 >/dev/null)
     sleep 2  # the replica replays the seed
   fi
   wrk -t2 -c"$CONNECTIONS" -d3s "http://127.0.0.1:$PORT$BENCH_PATH" >/dev/null  # warm up
   # The replica monitors' probes (one transaction per pool per worker every 0.2 s), measured idle.
-  primary=$(xacts 55434); replica=$(xacts 55435); sleep 5
-  probe_primary=$(( $(xacts 55434) - primary )); probe_replica=$(( $(xacts 55435) - replica ))
-  primary=$(xacts 55434); replica=$(xacts 55435)
+  primary=$(xacts "$BOUNCER_PRIMARY_PORT"); replica=$(xacts "$BOUNCER_REPLICA_PORT"); sleep 5
+  probe_primary=$(( $(xacts "$BOUNCER_PRIMARY_PORT") - primary ))
+  probe_replica=$(( $(xacts "$BOUNCER_REPLICA_PORT") - replica ))
+  primary=$(xacts "$BOUNCER_PRIMARY_PORT"); replica=$(xacts "$BOUNCER_REPLICA_PORT")
   out=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --latency "http://127.0.0.1:$PORT$BENCH_PATH")
-  primary=$(( $(xacts 55434) - primary - probe_primary * DURATION / 5 ))
-  replica=$(( $(xacts 55435) - replica - probe_replica * DURATION / 5 ))
+  primary=$(( $(xacts "$BOUNCER_PRIMARY_PORT") - primary - probe_primary * DURATION / 5 ))
+  replica=$(( $(xacts "$BOUNCER_REPLICA_PORT") - replica - probe_replica * DURATION / 5 ))
   (( primary < 0 )) && primary=0
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")

@@ -12,11 +12,13 @@ PGBIN=/usr/lib/postgresql/15/bin
 HOSTS=${HOSTS:-3}
 PORT=${PORT:-8080}
 REPLICA_DELAY_MS=${REPLICA_DELAY_MS:-0}
-PRIMARY_PORT=55432
-REPLICA_PORT=55433
-BOUNCER_PRIMARY_PORT=55434
-BOUNCER_REPLICA_PORT=55435
-OWN_REDIS_PORT=56379
+# Below Linux's ephemeral range (32768-60999 by default): there, an outgoing connection that happens
+# to hold the port makes the listener's bind fail, and PgBouncer exits after it has daemonized.
+PRIMARY_PORT=15432
+REPLICA_PORT=15433
+BOUNCER_PRIMARY_PORT=15434
+BOUNCER_REPLICA_PORT=15435
+OWN_REDIS_PORT=16379
 REDIS_URL=${CLUSTER_REDIS_URL:-redis://127.0.0.1:6379/13}
 VENV=$ROOT/.venv/bin
 
@@ -30,6 +32,7 @@ install_packages() {
   command -v nginx >/dev/null || missing+=(nginx)
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v curl >/dev/null || missing+=(curl)
+  command -v ss >/dev/null || missing+=(iproute2)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing ${missing[*]}"
     apt-get update -qq
@@ -40,13 +43,28 @@ install_packages() {
   fi
 }
 
-wait_for() {  # wait_for DESCRIPTION SECONDS COMMAND...
-  local what=$1 seconds=$2; shift 2
+wait_for() {  # wait_for DESCRIPTION SECONDS COMMAND...: on failure, what the command last said
+  local what=$1 seconds=$2 said=""; shift 2
   for _ in $(seq 1 $((seconds * 5))); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
+    if said=$("$@" 2>&1); then return 0; fi
     sleep 0.2
   done
-  log "$what did not answer within ${seconds}s" >&2
+  log "$what did not answer within ${seconds}s; last said: ${said:-nothing}" >&2
+  return 1
+}
+
+port_free() {  # port_free PORT DESCRIPTION: fail, naming the holder, if a socket is bound to PORT
+  local held
+  # TIME_WAIT does not count: every part here binds with SO_REUSEADDR.
+  held=$(ss -Htanp exclude time-wait "sport = :$1" 2>/dev/null) || true
+  [ -z "$held" ] && return 0
+  log "port $1 for $2 is taken (stop what holds it, or a cluster of another checkout):" >&2
+  printf '%s\n' "$held" >&2
+  return 1
+}
+
+show_log() {  # show_log FILE: its last lines, after a part failed to start
+  [ -f "$1" ] && { log "last lines of $1:" >&2; tail -n 20 "$1" >&2; }
   return 1
 }
 
@@ -60,9 +78,17 @@ render() {  # render TEMPLATE KEY=VALUE...
   printf '%s\n' "$text"
 }
 
+pg_running() {  # pg_running NAME: this checkout's node NAME is up (not another on its port)
+  local pid
+  pid=$(head -n 1 "$DIR/$1/postmaster.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null
+}
+
 start_postgres() {  # start_postgres NAME PORT
-  as_pg "$PGBIN/pg_ctl" -D "$DIR/$1" -l "$RUN/postgres-$1.log" -w -t 60 start >/dev/null
-  wait_for "PostgreSQL $1" 30 pg_isready -q -U postgres -h 127.0.0.1 -p "$2"
+  port_free "$2" "PostgreSQL $1"
+  as_pg "$PGBIN/pg_ctl" -D "$DIR/$1" -l "$RUN/postgres-$1.log" -w -t 60 start >/dev/null \
+    || show_log "$RUN/postgres-$1.log"
+  wait_for "PostgreSQL $1" 30 pg_isready -U postgres -h 127.0.0.1 -p "$2" \
+    || show_log "$RUN/postgres-$1.log"
 }
 
 init_databases() {
@@ -77,7 +103,7 @@ init_databases() {
     echo "host replication postgres 127.0.0.1/32 trust" >>"$DIR/primary/pg_hba.conf"
   fi
   echo "port = $PRIMARY_PORT" | as_pg tee "$DIR/primary/node.conf" >/dev/null
-  pg_isready -q -U postgres -h 127.0.0.1 -p $PRIMARY_PORT || start_postgres primary $PRIMARY_PORT
+  pg_running primary || start_postgres primary $PRIMARY_PORT
   if [ "$(sql $PRIMARY_PORT postgres "SELECT count(*) FROM pg_database WHERE datname = 'conduit'")" = 0 ]; then
     sql $PRIMARY_PORT postgres "CREATE DATABASE conduit"
     # Set here rather than per connection: PgBouncer does not pass connection options through.
@@ -87,11 +113,13 @@ init_databases() {
     log "pg_basebackup -R replica"
     as_pg pg_basebackup -h 127.0.0.1 -p $PRIMARY_PORT -U postgres -D "$DIR/replica" -R -X stream -c fast
   fi
+  # A replica cloned when the primary listened elsewhere follows it to its port.
+  as_pg sed -i -E "/^primary_conninfo/s/port=[0-9]+/port=$PRIMARY_PORT/" "$DIR/replica/postgresql.auto.conf"
   {
     echo "port = $REPLICA_PORT"
     echo "recovery_min_apply_delay = '${REPLICA_DELAY_MS}ms'"
   } | as_pg tee "$DIR/replica/node.conf" >/dev/null
-  if pg_isready -q -U postgres -h 127.0.0.1 -p $REPLICA_PORT; then
+  if pg_running replica; then
     as_pg "$PGBIN/pg_ctl" -D "$DIR/replica" reload >/dev/null  # a new REPLICA_DELAY_MS
   else
     start_postgres replica $REPLICA_PORT
@@ -102,13 +130,16 @@ start_bouncer() {  # start_bouncer NAME PORT PG_PORT
   echo '"postgres" ""' >"$DIR/userlist.txt"
   render "$HERE/pgbouncer.ini.tmpl" "DIR=$DIR" "RUN=$RUN" "NAME=$1" "PORT=$2" "PG_PORT=$3" \
     >"$DIR/pgbouncer-$1.ini"
+  # PgBouncer runs as postgres: readable whatever the caller's umask (neither holds a secret).
+  chmod 0644 "$DIR/userlist.txt" "$DIR/pgbouncer-$1.ini"
   local pidfile=$RUN/pgbouncer-$1.pid
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     kill -HUP "$(cat "$pidfile")"  # running: reload its settings
   else
+    port_free "$2" "PgBouncer $1"
     as_pg pgbouncer -d "$DIR/pgbouncer-$1.ini"
   fi
-  wait_for "PgBouncer $1" 20 sql "$2" conduit "SELECT 1"
+  wait_for "PgBouncer $1" 20 sql "$2" conduit "SELECT 1" || show_log "$RUN/pgbouncer-$1.log"
 }
 
 start_redis() {
@@ -116,6 +147,7 @@ start_redis() {
   # No Redis where expected: run one of our own.
   REDIS_URL=redis://127.0.0.1:$OWN_REDIS_PORT/0
   if ! redis-cli -p $OWN_REDIS_PORT ping >/dev/null 2>&1; then
+    port_free $OWN_REDIS_PORT Redis
     redis-server --bind 127.0.0.1 --port $OWN_REDIS_PORT --save "" --appendonly no \
       --daemonize yes --pidfile "$DIR/redis.pid" --dir "$DIR" --logfile "$DIR/redis.log"
   fi
@@ -124,7 +156,8 @@ start_redis() {
 
 write_app_env() {
   [ -f "$DIR/secret_key" ] || (umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$DIR/secret_key")
-  cat >"$DIR/app.env" <<ENV
+  # Holds the secret key: readable by root only, as the app hosts run.
+  install -m 0600 /dev/stdin "$DIR/app.env" <<ENV
 DATABASE_URL=postgresql://postgres@127.0.0.1:$BOUNCER_PRIMARY_PORT/conduit
 DATABASE_REPLICA_URL=postgresql://postgres@127.0.0.1:$BOUNCER_REPLICA_PORT/conduit
 DB_PREPARED_STATEMENTS=false
@@ -199,6 +232,10 @@ ensure_traversable() {  # postgres must reach its data directories under this ch
 up() {
   [ "$HOSTS" -ge 1 ] && [ "$HOSTS" -le 9 ] || { log "HOSTS must be 1..9" >&2; exit 2; }
   install_packages
+  if [ -f "$DIR/cluster.env" ] && ! grep -qx "PRIMARY_PORT=$PRIMARY_PORT" "$DIR/cluster.env"; then
+    log "started on other ports by an earlier cluster.sh: stopped first"
+    down
+  fi
   mkdir -p "$DIR"
   chmod 0755 "$DIR"
   ensure_traversable
@@ -250,7 +287,7 @@ case "${1:-}" in
   up) up ;;
   down) down ;;
   replica-stop) as_pg "$PGBIN/pg_ctl" -D "$DIR/replica" -m fast -w stop >/dev/null ;;
-  replica-start) pg_isready -q -U postgres -h 127.0.0.1 -p $REPLICA_PORT || start_postgres replica $REPLICA_PORT ;;
+  replica-start) pg_running replica || start_postgres replica $REPLICA_PORT ;;
   host-start) start_host "$2" ;;
   *) echo "usage: $0 up|down|replica-stop|replica-start|host-start N" >&2; exit 2 ;;
 esac
