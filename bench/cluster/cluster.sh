@@ -53,10 +53,11 @@ wait_for() {  # wait_for DESCRIPTION SECONDS COMMAND...: on failure, what the co
   return 1
 }
 
-port_free() {  # port_free PORT DESCRIPTION: fail, naming the holder, if a socket is bound to PORT
+port_free() {  # port_free PORT DESCRIPTION: fail, naming the holder, if something listens on PORT
   local held
-  # TIME_WAIT does not count: every part here binds with SO_REUSEADDR.
-  held=$(ss -Htanp exclude time-wait "sport = :$1" 2>/dev/null) || true
+  # Listeners only: the closing connections of a part just stopped do not block its restart (every
+  # part binds with SO_REUSEADDR), and below the ephemeral range no outgoing connection takes PORT.
+  held=$(ss -Hltnp "sport = :$1" 2>/dev/null) || true
   [ -z "$held" ] && return 0
   log "port $1 for $2 is taken (stop what holds it, or a cluster of another checkout):" >&2
   printf '%s\n' "$held" >&2
