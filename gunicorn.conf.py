@@ -80,3 +80,10 @@ def post_fork(server: Any, worker: Any) -> None:
         for engine in db.engines.values():
             # close=False: the parent's sockets are left alone, only forgotten by this child.
             engine.dispose(close=False)
+
+
+def post_worker_init(worker: Any) -> None:
+    """Compile the reads' statements before the worker serves (webapp.extensions.prepare_worker)."""
+    from webapp.extensions import prepare_worker
+
+    prepare_worker(worker.app.wsgi())

@@ -1,8 +1,11 @@
-"""gunicorn.conf.py: settings from the environment, pool sized by threads, engines reset on fork."""
+"""gunicorn.conf.py: settings from the environment, pool sized by threads, engines reset on fork,
+reads compiled before a worker serves."""
 
 from __future__ import annotations
 
 import gc
+import itertools
+import logging
 import os
 import runpy
 from pathlib import Path
@@ -12,6 +15,9 @@ from typing import Any
 import pytest
 from gunicorn.config import Config
 
+from tests.conftest import ArticleFactory, UserFactory, make_app
+from webapp.core import queries
+from webapp.core.database import _cursor_plan, session_rows
 from webapp.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,3 +142,61 @@ def test_pre_fork_freezes_the_loaded_app(environment):
         assert gc.get_freeze_count() >= before
     finally:
         gc.unfreeze()
+
+
+def worker_of(app: Any) -> SimpleNamespace:
+    """What post_worker_init is given: a worker whose app loads `app`."""
+    return SimpleNamespace(app=SimpleNamespace(wsgi=lambda: app))
+
+
+def test_post_worker_init_plans_every_read_the_api_runs(environment, app, monkeypatch):
+    # A new worker's first request of each shape found its statement compiled already.
+    client = app.test_client()
+    reader = UserFactory(client)("reader")
+    slug = ArticleFactory(client)(reader, "Warm", tagList=["t"])["slug"]
+    conf = runpy.run_path(str(CONF))
+    conf["post_worker_init"](worker_of(app))
+
+    ran: list[Any] = []
+
+    def recording(session: Any, statement: Any, params: Any) -> Any:
+        ran.append(statement)
+        return session_rows(session, statement, params)
+
+    monkeypatch.setattr(queries, "session_rows", recording)
+    filters = {"tag": "t", "author": "reader", "favorited": "reader"}
+    for headers in ({}, reader["headers"]):
+        for size in range(len(filters) + 1):
+            for names in itertools.combinations(filters, size):
+                query = "&".join(f"{name}={filters[name]}" for name in names)
+                assert client.get(f"/api/articles?{query}", headers=headers).status_code == 200
+        for path in (
+            f"/api/articles/{slug}",
+            f"/api/articles/{slug}/comments",
+            "/api/profiles/reader",
+        ):
+            assert client.get(path, headers=headers).status_code == 200
+    assert client.get("/api/tags").status_code == 200
+    assert client.get("/api/articles/feed", headers=reader["headers"]).status_code == 200
+    assert len({id(statement) for statement in ran}) == 2 * (8 + 3) + 2
+
+    with app.app_context():
+        dialect = db.engine.dialect
+    misses = _cursor_plan.cache_info().misses
+    for statement in ran:
+        _cursor_plan(statement, dialect)
+    assert _cursor_plan.cache_info().misses == misses
+
+
+def test_post_worker_init_without_a_database_lets_the_worker_start(
+    environment, database_url, caplog
+):
+    if database_url.startswith("sqlite"):
+        unreachable = "sqlite:////nonexistent-directory/conduit.db"
+    else:
+        unreachable = "postgresql+psycopg://postgres@127.0.0.1:1/conduit"
+    app = make_app(unreachable)
+    conf = runpy.run_path(str(CONF))
+    with caplog.at_level(logging.WARNING, logger="webapp.extensions"):
+        conf["post_worker_init"](worker_of(app))  # does not raise: requests compile instead
+    assert "statements left to compile on first use" in caplog.text

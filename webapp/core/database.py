@@ -91,6 +91,13 @@ def _cursor_plan(statement: Select[Any], dialect: Dialect) -> _CursorPlan | None
     return _CursorPlan(compiled)
 
 
+def compile_plans(engine: Engine, statements: Sequence[Select[Any]]) -> None:
+    """Compile the statements' cursor plans for this engine's dialect ahead of the requests
+    that would (the dialect must be initialized: the engine has connected once)."""
+    for statement in statements:
+        _cursor_plan(statement, engine.dialect)
+
+
 def session_rows(
     session: AnySession, statement: Select[Any], params: dict[str, Any]
 ) -> Sequence[Sequence[Any]]:

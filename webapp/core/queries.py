@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from itertools import combinations
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
@@ -452,6 +453,21 @@ def _tags_statement() -> Select[Any]:
 def tag_names(session: AnySession) -> list[str]:
     """Every tag carried by at least one article, once each, by name."""
     return [row[0] for row in session_rows(session, _tags_statement(), {})]
+
+
+def read_statements(dialect_name: str) -> list[Select[Any]]:
+    """Every statement the reads above run on this dialect, each shape built (and cached) now."""
+    filters = tuple(FILTERS)  # in the order articles_page passes them
+    chosen = [combo for size in range(len(filters) + 1) for combo in combinations(filters, size)]
+    statements = [_feed_statement(dialect_name == "postgresql"), _tags_statement()]
+    for signed_in in (False, True):
+        statements += [_page_statement(signed_in, combo) for combo in chosen]
+        statements += [
+            _article_statement(signed_in),
+            _profile_statement(signed_in),
+            _comments_statement(signed_in),
+        ]
+    return statements
 
 
 def ensure_available(
