@@ -293,8 +293,6 @@ def test_a_write_whose_connection_cannot_leave_autocommit_gets_a_new_one(
 ):
     """If switching a connection a read left in autocommit back fails (it broke meanwhile), the
     write is given a new connection, in a transaction, instead of failing."""
-    import psycopg
-
     jake = make_user("jake")
     slug = make_article(jake, "Broken switch")["slug"]
     assert client.get("/api/articles", headers=jake["headers"]).status_code == 200

@@ -157,14 +157,11 @@ class ResponseSchema(Schema):
             return [dump(item) for item in obj]
         return self._dump_one(obj)
 
-    def _dump_fields(self, obj: Any) -> dict[str, Any]:
-        """The plan, field by field (mappings: the envelopes)."""
+    def _dump_fields(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """The plan, field by field, for a mapping (the envelopes; objects take _dump_object)."""
         result: dict[str, Any] = {}
-        mapping = type(obj) is dict
         for attribute, key, how, helper, field in self._dump_plan:
-            value: Any = (
-                obj.get(attribute, missing) if mapping else getattr(obj, attribute, missing)
-            )
+            value: Any = obj.get(attribute, missing)
             if value is missing or how == _MARSHMALLOW:
                 value = field.serialize(attribute, obj, accessor=self.get_attribute)
                 if value is not missing:
